@@ -1,0 +1,8 @@
+"""backroom: background tasks for Django, behind Django's own Tasks framework."""
+
+from .retry import RetryPolicy
+from .scheduler import schedule
+from .status.tokens import status_token
+from .task import Task
+
+__all__ = ["RetryPolicy", "Task", "schedule", "status_token"]

@@ -1,0 +1,43 @@
+"""PostgreSQL: jsonb, FOR UPDATE SKIP LOCKED, and NOTIFY on enqueue."""
+
+vendor = "postgresql"
+default_poll_interval_seconds = 5.0  # LISTEN/NOTIFY wakes workers; polling finds delayed jobs
+skip_locked = " FOR UPDATE SKIP LOCKED"
+json_param = "%s::jsonb"
+is_same = "IS NOT DISTINCT FROM"  # null-safe equality
+text_param = "%s::text"
+
+#: The channel enqueue notifies and idle workers listen on; the payload is the queue name.
+CHANNEL = "backroom"
+
+
+def json_append(column: str, value_sql: str) -> str:
+    return f"{column} || jsonb_build_array({value_sql})"
+
+
+def json_pop(column: str) -> str:
+    return f"({column} - (-1))"
+
+
+def insert_returning(insert_sql: str) -> str:
+    """Wrap the INSERT so that the NOTIFY rides in the same round trip and transaction."""
+    return (
+        f"WITH job AS ({insert_sql} RETURNING queue_name) SELECT pg_notify('{CHANNEL}', queue_name) FROM job"
+    )
+
+
+def listen(connection, wake, stop) -> None:  # type: ignore[no-untyped-def]
+    """Call ``wake(queue_name)`` for each NOTIFY until ``stop`` is set.
+
+    ``connection`` is this thread's Django connection; it stays in LISTEN and
+    is used for nothing else. Errors propagate: the caller reconnects.
+    """
+    connection.ensure_connection()
+    raw = connection.connection
+    # Calls on the raw connection bypass Django's cursor: translate psycopg's errors
+    # into Django's here, or a lost server would kill the listener thread.
+    with connection.wrap_database_errors:
+        raw.execute(f"LISTEN {CHANNEL}")
+        while not stop.is_set():
+            for notification in raw.notifies(timeout=0.5):
+                wake(notification.payload)

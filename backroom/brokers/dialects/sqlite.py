@@ -1,0 +1,27 @@
+"""SQLite: JSON as text, one writer at a time, so no row locks to skip."""
+
+vendor = "sqlite"
+default_poll_interval_seconds = 0.2  # no push notification; a local poll is cheap
+skip_locked = ""
+json_param = "json(%s)"
+is_same = "IS"  # null-safe equality
+text_param = "%s"
+
+
+def json_append(column: str, value_sql: str) -> str:
+    # json_insert on anything but an array changes nothing: start a row edited into nonsense afresh.
+    return (
+        f"json_insert(CASE json_type({column}) WHEN 'array' THEN {column} ELSE '[]' END, '$[#]', {value_sql})"
+    )
+
+
+def json_pop(column: str) -> str:
+    return f"json_remove({column}, '$[#-1]')"
+
+
+def insert_returning(insert_sql: str) -> str:
+    return f"{insert_sql} RETURNING queue_name"
+
+
+def listen(connection, wake, stop) -> None:  # type: ignore[no-untyped-def]
+    """SQLite cannot push: return at once and let the worker poll."""

@@ -1,0 +1,157 @@
+"""backroom's settings for one task backend, read from ``TASKS[alias]["OPTIONS"]``.
+
+Project-wide settings that belong to no backend (schedules, retention) live
+in ``settings.BACKROOM``, read through ``backroom_setting``.
+"""
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings as django_settings
+
+from .retry import RetryPolicy
+
+DEFAULT_RETRY = RetryPolicy()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BackendSettings:
+    """Validated OPTIONS of one backroom backend; defaults suit a small site."""
+
+    database: str = "default"
+    max_attempts: int = 3
+    retry: RetryPolicy = field(default=DEFAULT_RETRY)
+    timeout_seconds: float | None = None
+    lease_seconds: float = 60.0
+    heartbeat_seconds: float = 10.0
+    poll_interval_seconds: float | None = None
+    shutdown_grace_seconds: float = 30.0
+    max_arguments_bytes: int = 1_000_000
+    # Redis only: see REDIS_OPTIONS.
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = "backroom"
+    enqueue_on_commit: bool = False
+    result_ttl_seconds: float | None = None
+
+
+# Checks shared by OPTIONS and task options: each returns what is wrong, or None.
+
+
+def positive_number(value: Any) -> str | None:
+    if isinstance(value, timedelta):
+        value = value.total_seconds()
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+        return "must be a positive number (of seconds)"  # NaN and infinity fail the comparison too
+    return None
+
+
+def positive_int(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        return "must be a whole number of at least 1"
+    return None
+
+
+def retry_policy(value: Any) -> str | None:
+    return None if isinstance(value, RetryPolicy) else "must be a backroom.RetryPolicy"
+
+
+def _optional_positive_number(value: Any) -> str | None:
+    return None if value is None else positive_number(value)
+
+
+def _non_empty_string(value: Any) -> str | None:
+    return None if isinstance(value, str) and value else "must be a non-empty string"
+
+
+def _boolean(value: Any) -> str | None:
+    return None if isinstance(value, bool) else "must be True or False"
+
+
+def _redis_url(value: Any) -> str | None:
+    if isinstance(value, str) and value.startswith(("redis://", "rediss://", "unix://")):
+        return None
+    return "must be a redis://, rediss:// or unix:// URL"
+
+
+_KEY_PREFIX = re.compile(r"[^\s*?\[\]\\]{1,100}")
+
+
+def _key_prefix(value: Any) -> str | None:
+    if isinstance(value, str) and _KEY_PREFIX.fullmatch(value):
+        return None
+    return "must be 1 to 100 characters without spaces or glob characters (*?[]\\)"
+
+
+#: An OPTIONS key's field name, and a check returning an error message or None.
+Option = tuple[str, Callable[[Any], str | None]]
+
+_OPTIONS: dict[str, Option] = {
+    "DATABASE": ("database", _non_empty_string),
+    "MAX_ATTEMPTS": ("max_attempts", positive_int),
+    "RETRY": ("retry", retry_policy),
+    "TIMEOUT": ("timeout_seconds", _optional_positive_number),
+    "LEASE_SECONDS": ("lease_seconds", positive_number),
+    "HEARTBEAT_SECONDS": ("heartbeat_seconds", positive_number),
+    "POLL_INTERVAL_SECONDS": ("poll_interval_seconds", _optional_positive_number),
+    "SHUTDOWN_GRACE_SECONDS": ("shutdown_grace_seconds", positive_number),
+    "MAX_ARGUMENTS_BYTES": ("max_arguments_bytes", positive_int),
+}
+
+#: The options RedisBackend adds to the common ones.
+REDIS_OPTIONS: dict[str, Option] = {
+    "REDIS_URL": ("redis_url", _redis_url),
+    "KEY_PREFIX": ("key_prefix", _key_prefix),
+    "ENQUEUE_ON_COMMIT": ("enqueue_on_commit", _boolean),
+    "RESULT_TTL_SECONDS": ("result_ttl_seconds", _optional_positive_number),
+}
+
+
+def backroom_setting(key: str, default: Any) -> Any:
+    """Return ``settings.BACKROOM[key]``, or ``default`` when it is not set."""
+    section = getattr(django_settings, "BACKROOM", None)
+    return section.get(key, default) if isinstance(section, Mapping) else default
+
+
+def as_seconds(value: float | timedelta) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def read_settings(
+    alias: str, options: dict[str, Any], store_options: Mapping[str, Option] | None = None
+) -> tuple[BackendSettings, list[str]]:
+    """Build the settings from OPTIONS; return them with one message per bad option.
+
+    ``store_options`` are the options one kind of store adds to the common
+    ones. Bad options fall back to their defaults so that start-up reaches
+    the system checks, which report the messages.
+    """
+    table = {**_OPTIONS, **(store_options or {})}
+    values: dict[str, Any] = {}
+    errors: list[str] = []
+    where = f'TASKS["{alias}"]["OPTIONS"]'
+    if not isinstance(options, dict):
+        return BackendSettings(), [f"TASKS[{alias!r}]['OPTIONS'] must be a dict, not {options!r}."]
+    for key, value in options.items():
+        if key not in table:
+            known = ", ".join(sorted(table))
+            errors.append(f"{where}[{key!r}] is not a backroom option (known: {known}).")
+            continue
+        name, check = table[key]
+        if isinstance(value, timedelta) and name.endswith("seconds"):
+            value = value.total_seconds()
+        if problem := check(value):
+            errors.append(f"{where}[{key!r}] {problem}, not {value!r}.")
+            continue
+        values[name] = value
+    settings = BackendSettings(**values)
+    if settings.heartbeat_seconds >= settings.lease_seconds:
+        errors.append(
+            f"{where}['HEARTBEAT_SECONDS'] must be shorter than LEASE_SECONDS "
+            f"({settings.heartbeat_seconds} >= {settings.lease_seconds}), or running jobs "
+            "would be reaped from live workers."
+        )
+    return settings, errors

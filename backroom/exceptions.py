@@ -1,0 +1,35 @@
+"""Errors backroom raises, and the ones it records on jobs."""
+
+from .compat import InvalidTask
+
+
+class InvalidArguments(InvalidTask, TypeError):
+    """A task's arguments cannot be stored as JSON, or are too large."""
+
+
+class UnknownTask(ValueError):
+    """A stored task path does not name an importable Task."""
+
+
+class CorruptJob(ValueError):
+    """A stored job's row cannot be read as a job: it was edited into nonsense."""
+
+
+class JobTimeout(BaseException):
+    """Raised inside a task that ran past its timeout.
+
+    A BaseException, like asyncio.CancelledError, so that a task's own
+    ``except Exception`` cannot swallow it.
+    """
+
+
+class WorkerLost(Exception):
+    """Recorded on a job whose worker stopped heartbeating while running it."""
+
+
+class JobCancelled(Exception):
+    """Recorded on a job that was cancelled before it finished."""
+
+
+class StoreUnavailable(Exception):
+    """The store cannot be reached for now: a worker backs off and tries again."""

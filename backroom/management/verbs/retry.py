@@ -1,0 +1,48 @@
+"""``manage.py backroom retry``: run failed or cancelled jobs again, by id or all failed of a task."""
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
+
+from ...brokers.inspection import Inspector
+from ...compat import DEFAULT_TASK_BACKEND_ALIAS
+from ...monitoring import inspectors
+
+HELP = "Make failed or cancelled jobs ready again (attempts and errors are kept); exit 1 if any was not."
+
+
+def add_arguments(parser: CommandParser) -> None:
+    parser.add_argument("job_ids", nargs="*", metavar="JOB_ID", help="Jobs to retry.")
+    parser.add_argument("--failed-of", metavar="TASK_PATH", help="Retry every failed job of this task.")
+    parser.add_argument(
+        "--backend", default=DEFAULT_TASK_BACKEND_ALIAS, help="TASKS alias. Default: default."
+    )
+
+
+def inspector_for(alias: str) -> Inspector:
+    """The Inspector of a TASKS alias, or the error a verb reports."""
+    found = inspectors()
+    if alias not in found:
+        raise CommandError(f"TASKS[{alias!r}] is not a backroom backend.")
+    return found[alias]
+
+
+def handle(command: BaseCommand, **options: Any) -> int:
+    if not options["job_ids"] and not options["failed_of"]:
+        raise CommandError("Name job ids, or a task with --failed-of.")
+    inspector = inspector_for(options["backend"])
+    now = timezone.now()
+    if options["failed_of"]:
+        count = inspector.retry_failed(options["failed_of"], now)
+        command.stdout.write(f"retried {count} failed job(s) of {options['failed_of']}")
+    refused = 0
+    for job_id in options["job_ids"]:
+        if inspector.retry_job(job_id, now):
+            command.stdout.write(f"retried {job_id}")
+        else:
+            refused += 1
+            command.stderr.write(
+                f"not retried {job_id}: unknown, not failed or cancelled, or its unique key is taken"
+            )
+    return 1 if refused else 0

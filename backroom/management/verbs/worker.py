@@ -1,0 +1,116 @@
+"""``manage.py backroom worker``: run tasks until stopped."""
+
+import logging
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from ...compat import DEFAULT_TASK_BACKEND_ALIAS, task_backends
+from ...metrics.worker import serve_worker_metrics
+from ...worker.runner import Worker, WorkerOptions, install_signal_handlers
+from ...worker.supervisor import Supervisor
+
+HELP = "Run tasks: claim ready jobs, execute them, record the outcomes."
+
+
+def add_arguments(parser: CommandParser) -> None:
+    parser.add_argument(
+        "--queue", "-q", action="append", dest="queues", default=[], metavar="QUEUE",
+        help="Serve this queue (repeatable). Default: every queue.",
+    )  # fmt: skip
+    parser.add_argument(
+        "--concurrency", "-c", type=int, default=1, help="Jobs run at once (threads). Default: 1."
+    )
+    parser.add_argument("--burst", action="store_true", help="Run what is ready, then exit.")
+    parser.add_argument(
+        "--backend", default=DEFAULT_TASK_BACKEND_ALIAS, help="TASKS alias. Default: default."
+    )
+    parser.add_argument(
+        "--max-jobs", type=int, default=None, help="Exit after this many jobs (for recycling)."
+    )
+    parser.add_argument("--poll-interval", type=float, default=None, help="Seconds between polls when idle.")
+    parser.add_argument(
+        "--grace", type=float, default=None, help="Seconds running jobs get to finish on SIGTERM."
+    )
+    parser.add_argument(
+        "--no-scheduler", action="store_false", dest="scheduler",
+        help="Do not enqueue scheduled tasks from this worker (burst mode never does).",
+    )  # fmt: skip
+    parser.add_argument(
+        "--metrics-port", type=int, default=None, metavar="PORT",
+        help="Serve this worker's Prometheus metrics on PORT (0: any free port, logged).",
+    )  # fmt: skip
+    parser.add_argument(
+        "--metrics-host", default="127.0.0.1", help="Address for --metrics-port. Default: 127.0.0.1."
+    )
+    parser.add_argument(
+        "--processes", type=int, default=None,
+        help="Run this many worker processes under a supervisor that replaces any that ends "
+        "(a task crashing its process, or recycling). Default: one worker in this process.",
+    )  # fmt: skip
+    parser.add_argument(
+        "--max-memory", type=int, default=None, metavar="MB",
+        help="Recycle (exit 0 gracefully) once the process's resident memory exceeds MB.",
+    )  # fmt: skip
+
+
+def handle(command: BaseCommand, **options: Any) -> int:
+    if options["concurrency"] < 1:
+        raise CommandError("--concurrency must be at least 1.")
+    for name in ("max_jobs", "processes", "max_memory"):
+        if options[name] is not None and options[name] < 1:
+            raise CommandError(f"--{name.replace('_', '-')} must be at least 1.")
+    if options["processes"] and options["burst"]:
+        raise CommandError("--burst runs once; it cannot be combined with --processes.")
+    backend = backroom_backend(options["backend"])
+    unknown = [q for q in options["queues"] if backend.queues and q not in backend.queues]
+    if unknown:
+        raise CommandError(
+            f"Unknown queue(s) {', '.join(unknown)}: TASKS[...]['QUEUES'] lists {sorted(backend.queues)}."
+        )
+    if options["processes"] and options["metrics_port"]:
+        raise CommandError(
+            "With --processes, use --metrics-port 0: each worker process serves on a free port it logs."
+        )
+    log_to_stderr(options["verbosity"])
+    worker_options = WorkerOptions(
+        queues=tuple(options["queues"]),
+        concurrency=options["concurrency"],
+        burst=options["burst"],
+        max_jobs=options["max_jobs"],
+        poll_interval_seconds=options["poll_interval"],
+        shutdown_grace_seconds=options["grace"],
+        scheduler=options["scheduler"],
+        max_memory_mb=options["max_memory"],
+    )
+
+    def make_worker() -> Worker:
+        """Build the worker, in this process or in a supervised one, with its metrics if asked."""
+        if options["metrics_port"] is not None:
+            serve_worker_metrics(options["metrics_host"], options["metrics_port"])
+        return Worker(backend, worker_options)
+
+    if options["processes"]:
+        return Supervisor(options["processes"], make_worker).run()
+    worker = make_worker()
+    install_signal_handlers(worker)
+    return worker.run()
+
+
+def backroom_backend(alias: str) -> Any:
+    """Return the backend named ``alias``; refuse one that is not backroom's."""
+    backend = task_backends[alias]
+    if not hasattr(backend, "broker"):
+        raise CommandError(f"TASKS[{alias!r}] uses {type(backend).__name__}, not a backroom backend.")
+    return backend
+
+
+def log_to_stderr(verbosity: int) -> None:
+    """Show backroom's log lines when the project's LOGGING does not route them anywhere."""
+    logger = logging.getLogger("backroom")
+    if logger.handlers or logging.getLogger().handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if verbosity > 1 else logging.INFO if verbosity else logging.WARNING)

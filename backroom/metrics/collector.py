@@ -1,0 +1,54 @@
+"""Gauges read from every inspectable backend when Prometheus scrapes."""
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+from django.utils import timezone
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from ..monitoring import inspectors, take_snapshot
+
+STATES = ("ready", "scheduled", "running", "failed")
+
+
+class StoreCollector(Collector):
+    """Job counts, oldest ready age, workers and unserved queues, per backend."""
+
+    def __init__(self, clock: Callable[[], datetime] = timezone.now) -> None:
+        self.clock = clock
+
+    def collect(self) -> Iterable[Metric]:
+        jobs = GaugeMetricFamily(
+            "backroom_jobs",
+            "Jobs by queue and status (ready: due now; scheduled: ready at a later time).",
+            labels=["backend", "queue", "status"],
+        )
+        oldest = GaugeMetricFamily(
+            "backroom_oldest_ready_job_age_seconds",
+            "How long the longest-waiting ready job of the queue has been due.",
+            labels=["backend", "queue"],
+        )
+        unserved = GaugeMetricFamily(
+            "backroom_queue_unserved",
+            "1 when the queue has ready jobs and no live worker serves it.",
+            labels=["backend", "queue"],
+        )
+        workers = GaugeMetricFamily(
+            "backroom_workers",
+            "Registered workers: live (heartbeat within the lease) or stale.",
+            labels=["backend", "state"],
+        )
+        now = self.clock()
+        for alias, inspector in inspectors().items():
+            snapshot = take_snapshot(alias, inspector, now)
+            for queue in snapshot.queues:
+                for status in STATES:
+                    jobs.add_metric([alias, queue.queue_name, status], getattr(queue, status))
+                age = snapshot.oldest_ready_age(queue)
+                oldest.add_metric([alias, queue.queue_name], 0.0 if age is None else age.total_seconds())
+                unserved.add_metric([alias, queue.queue_name], float(queue.queue_name in snapshot.unserved))
+            live = len(snapshot.live_workers())
+            workers.add_metric([alias, "live"], live)
+            workers.add_metric([alias, "stale"], len(snapshot.workers) - live)
+        return [jobs, oldest, unserved, workers]

@@ -1,0 +1,96 @@
+"""JSON in and out of the store: arguments and return values, and nothing else."""
+
+import inspect
+import json
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .compat import normalize_json
+from .exceptions import InvalidArguments
+
+# A \u0000 escape not itself escaped (preceded by an even number of backslashes).
+_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def dumps(value: Any) -> str:
+    """Encode JSON that every store keeps as it is.
+
+    PostgreSQL's jsonb refuses NaN and Infinity, the NUL character and lone
+    surrogates; refusing them here turns a store error (or a worker unable to
+    record a result) into a clear error about the value.
+    """
+    text = json.dumps(normalize_json(value), allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+    if _NUL_ESCAPE.search(text):
+        raise ValueError("text holding the NUL character (\\x00) cannot be stored")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"text holding a lone surrogate ({exc.object[exc.start]!r}) cannot be stored"
+        ) from None
+    return text
+
+
+def storable_text(text: str) -> str:
+    """Escape what a store cannot hold (NUL, lone surrogates) in text backroom writes itself."""
+    return text.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _parameter_names(func: Callable[..., Any]) -> list[str]:
+    try:
+        return list(inspect.signature(func).parameters)
+    except (TypeError, ValueError):
+        return []
+
+
+def encode_arguments(
+    func: Callable[..., Any],
+    task_path: str,
+    args: Sequence[Any],
+    kwargs: dict[str, Any],
+    *,
+    takes_context: bool,
+    max_bytes: int,
+) -> tuple[str, str]:
+    """Encode a call's arguments; name the first one that JSON cannot hold."""
+    try:
+        encoded_args, encoded_kwargs = dumps(list(args)), dumps(kwargs)
+    except (TypeError, ValueError):
+        _raise_for_first_bad_argument(func, task_path, args, kwargs, takes_context)
+        raise
+    size = len(encoded_args.encode()) + len(encoded_kwargs.encode())
+    if size > max_bytes:
+        raise InvalidArguments(
+            f"The arguments of task {task_path!r} take {size:,} bytes as JSON, over the "
+            f"limit of {max_bytes:,} (OPTIONS['MAX_ARGUMENTS_BYTES']). Store large data "
+            "elsewhere and pass a reference."
+        )
+    return encoded_args, encoded_kwargs
+
+
+def _raise_for_first_bad_argument(
+    func: Callable[..., Any],
+    task_path: str,
+    args: Sequence[Any],
+    kwargs: dict[str, Any],
+    takes_context: bool,
+) -> None:
+    names = _parameter_names(func)[1 if takes_context else 0 :]
+    labelled = [
+        (f"{names[i]!r} (position {i})" if i < len(names) else f"at position {i}", value)
+        for i, value in enumerate(args)
+    ] + [(repr(name), value) for name, value in kwargs.items()]
+    for label, value in labelled:
+        try:
+            dumps(value)
+        except (TypeError, ValueError) as exc:
+            raise InvalidArguments(
+                f"Argument {label} of task {task_path!r} cannot be stored as JSON: {exc}. "
+                "Pass JSON values (str, int, float, bool, None, lists, dicts), "
+                "for example a model's primary key instead of the instance."
+            ) from exc
+
+
+def loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)

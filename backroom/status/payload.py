@@ -1,0 +1,35 @@
+"""What the status endpoint tells an end user about a job: one function for JSON and SSE alike."""
+
+from datetime import datetime
+from typing import Any
+
+from ..brokers.base import JobRecord
+from ..models import FINISHED_STATUSES
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def status_payload(record: JobRecord, *, now: datetime, expose_return_value: bool) -> dict[str, Any]:
+    """Describe a job for its end user: never its arguments, errors or tracebacks.
+
+    ``retry_at`` is set while a failed attempt waits for the next one;
+    ``return_value`` is present only when the token allows it and the job
+    succeeded.
+    """
+    waiting_to_retry = record.status == "READY" and record.attempts > 0 and record.available_at > now
+    payload: dict[str, Any] = {
+        "status": record.status,
+        "finished": record.status in FINISHED_STATUSES,
+        "attempts": record.attempts,
+        "max_attempts": record.max_attempts,
+        "retry_at": _iso(record.available_at) if waiting_to_retry else None,
+        "progress": record.progress,
+        "enqueued_at": _iso(record.enqueued_at),
+        "started_at": _iso(record.started_at),
+        "finished_at": _iso(record.finished_at),
+    }
+    if expose_return_value and record.status == "SUCCESSFUL":
+        payload["return_value"] = record.return_value
+    return payload

@@ -1,0 +1,46 @@
+"""Signed tokens that name one task result, so that only its holder can read its status."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.core import signing
+
+from ..compat import TaskResult
+
+SALT = "backroom.status"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StatusGrant:
+    """What a valid token allows: reading one result of one backend, maybe with its return value."""
+
+    result_id: str
+    backend: str
+    expose_return_value: bool
+
+
+def status_token(result: TaskResult, *, expose_return_value: bool = False) -> str:
+    """Return a token for the status endpoint that reads ``result`` and nothing else.
+
+    The token binds the result id and its backend alias; with
+    ``expose_return_value=True`` the endpoint also shows the return value,
+    which is otherwise never sent.
+    """
+    payload: dict[str, Any] = {"id": result.id, "backend": result.backend}
+    if expose_return_value:
+        payload["rv"] = 1
+    return signing.dumps(payload, salt=SALT)
+
+
+def read_status_token(token: str) -> StatusGrant | None:
+    """Return the grant a token carries, or None when it is forged, altered or malformed."""
+    try:
+        payload = signing.loads(token, salt=SALT)
+    except signing.BadSignature:
+        return None
+    if not isinstance(payload, dict):
+        return None
+    result_id, backend = payload.get("id"), payload.get("backend")
+    if not isinstance(result_id, str) or not isinstance(backend, str):
+        return None
+    return StatusGrant(result_id=result_id, backend=backend, expose_return_value=payload.get("rv") == 1)

@@ -1,0 +1,20 @@
+"""The dashboard and the metrics endpoint: ``path("backroom/", include("backroom.urls"))``."""
+
+from django.urls import path
+
+from .dashboard import actions, views
+from .metrics.views import metrics
+
+app_name = "backroom"
+
+urlpatterns = [
+    path("", views.overview, name="overview"),
+    path("jobs/", views.jobs, name="jobs"),
+    path("jobs/<uuid:job_id>/", views.job, name="job"),
+    path("jobs/<uuid:job_id>/retry", actions.retry_job, name="retry-job"),
+    path("jobs/<uuid:job_id>/cancel", actions.cancel_job, name="cancel-job"),
+    path("failed/<str:verb>/confirm", actions.confirm_failed, name="confirm-failed"),
+    path("failed/<str:verb>", actions.act_on_failed, name="act-on-failed"),
+    path("workers/", views.workers, name="workers"),
+    path("metrics", metrics, name="metrics"),
+]

@@ -1,0 +1,1 @@
+"""The worker process: claim -> execute -> persist, with heartbeats and reaping."""

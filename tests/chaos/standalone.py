@@ -1,0 +1,40 @@
+"""Run a chaos or soak driver outside pytest: fresh test databases, dropped afterwards."""
+
+import argparse
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+@contextmanager
+def test_databases(store: str) -> Iterator[None]:
+    """Set Django up with the test settings and create the databases ``store`` needs."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.test.utils import setup_databases, teardown_databases
+
+    from tests.support import db_for
+
+    if store not in settings.TASKS:
+        reason = getattr(settings, "POSTGRES_UNAVAILABLE", None) or "not in TASKS"
+        sys.exit(f"store {store!r} is not configured: {reason}")
+    # "default" too: Django orders the other test databases after it.
+    aliases = {"default", db_for(store), settings.TASKS[store].get("OPTIONS", {}).get("DATABASE", "default")}
+    old_config = setup_databases(verbosity=0, interactive=False, aliases=aliases)
+    try:
+        yield
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        teardown_databases(old_config, verbosity=0)
+
+
+def common_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--store", default="pg", help="TASKS alias of the store (default: pg)")
+    parser.add_argument("--jobs", type=int, required=True)
+    parser.add_argument("--concurrency", type=int, default=4, help="threads per worker (default: 4)")

@@ -1,0 +1,129 @@
+import os
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+
+from backroom.compat import task_backends
+from backroom.worker.runner import Worker, WorkerOptions
+
+from .support import ROOT, WorkerProcess, delete_redis_keys
+
+STORES = ["default", "pg", "redis"]
+STORE_NAMES = {"default": "sqlite", "pg": "postgresql", "redis": "redis"}
+
+
+def pytest_collection_modifyitems(items):
+    """Tests that use a store get committed transactions (workers run in other
+    threads and processes) and may reach every database."""
+    stores = {"store", "sql_store", "pg", "redis_store"}
+    for item in items:
+        if stores & set(item.fixturenames) and not item.get_closest_marker("django_db"):
+            item.add_marker(pytest.mark.django_db(transaction=True, databases="__all__"))
+
+
+def _skip_without(alias: str) -> None:
+    if alias == "redis":
+        if alias not in settings.TASKS:
+            pytest.skip(settings.REDIS_UNAVAILABLE)
+    elif alias not in settings.DATABASES:
+        pytest.skip(settings.POSTGRES_UNAVAILABLE)
+
+
+@pytest.fixture(params=STORES, ids=[STORE_NAMES[s] for s in STORES])
+def store(request):
+    """The TASKS/DATABASES alias of each store; the test runs once per store."""
+    _skip_without(request.param)
+    yield request.param
+    if request.param == "redis":
+        delete_redis_keys()
+
+
+@pytest.fixture(params=["default", "pg"], ids=["sqlite", "postgresql"])
+def sql_store(request):
+    """Each SQL store, for tests about SQL itself (statements, plans, transactions)."""
+    _skip_without(request.param)
+    return request.param
+
+
+@pytest.fixture
+def redis_store():
+    """The alias of the Redis store, for tests that need it alone; its keys are deleted after."""
+    _skip_without("redis")
+    yield "redis"
+    delete_redis_keys()
+
+
+@pytest.fixture
+def pg():
+    """The alias of the PostgreSQL store, for tests that need it alone."""
+    _skip_without("pg")
+    return "pg"
+
+
+@pytest.fixture
+def run_worker():
+    """Run an in-process worker (burst mode by default); return its exit code."""
+
+    def run(store: str, clock=timezone.now, **options) -> int:
+        options.setdefault("burst", True)
+        return Worker(task_backends[store], WorkerOptions(**options), clock=clock).run()
+
+    return run
+
+
+@pytest.fixture
+def worker_process(tmp_path):
+    """Start worker subprocesses (or other verbs, see WorkerProcess); each is killed at the end."""
+    started: list[WorkerProcess] = []
+
+    def start(*args: str, **kwargs) -> WorkerProcess:
+        process = WorkerProcess(*args, log_dir=tmp_path, **kwargs)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.kill()
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless Chromium driven by Playwright (never a downloaded browser).
+
+    One per module: Playwright's loop must stop before other modules' tests call asyncio.run().
+    """
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: ./dev test installs it with apt-get.")
+        pytest.skip(f"{CHROMIUM} is missing (install Debian's chromium to run browser tests)")
+    # Playwright's sync API keeps an event loop in this thread; Django's ORM,
+    # used by the test itself, must not mistake the test for async code.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    """A fresh browser page; a screenshot of its last state is saved to test-artifacts/."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    new_page = context.new_page()
+    new_page.set_default_timeout(15_000)
+    yield new_page
+    ARTIFACTS.mkdir(exist_ok=True)
+    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in request.node.name)
+    new_page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    context.close()

@@ -1,0 +1,50 @@
+"""Hot paths cost one statement each, and the claim uses its index."""
+
+from datetime import timedelta
+
+from django.db import connections
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from backroom.compat import task_backends
+from tests import tasks
+
+
+def test_enqueue_is_one_statement(sql_store):
+    task = tasks.add.using(backend=sql_store)
+    task.enqueue(0, 0)  # warm up: imports, connection
+    with CaptureQueriesContext(connections[sql_store]) as queries:
+        task.enqueue(1, 2)
+    assert len(queries) == 1, [q["sql"] for q in queries]
+    assert "INSERT INTO backroom_job" in queries[0]["sql"]
+
+
+def test_claim_is_one_statement_for_a_batch(sql_store):
+    task = tasks.add.using(backend=sql_store)
+    for i in range(5):
+        task.enqueue(i, i)
+    broker = task_backends[sql_store].broker
+    now = timezone.now()
+    with CaptureQueriesContext(connections[sql_store]) as queries:
+        claimed = broker.claim("w1", [], 10, now, now + timedelta(minutes=1))
+    assert len(claimed) == 5
+    assert len(queries) == 1
+
+
+def test_postgres_claim_uses_the_ready_index(pg):
+    backend = task_backends[pg]
+    # A deep queue beside a shallow one: a worker naming the shallow one must not walk the deep one.
+    for queue, count in [("bulk", 3000), ("default", 20)]:
+        task = tasks.add.using(backend=pg, queue_name=queue)
+        for i in range(count):
+            backend.broker.enqueue(backend.new_job(task, [i, i], {}))
+    broker = backend.broker
+    now = timezone.now()
+    with connections[pg].cursor() as cursor:
+        cursor.execute("ANALYZE backroom_job")
+        for queues, index in [((), "backroom_job_ready"), (("default",), "backroom_job_ready_queue")]:
+            params = ("w", "w", now, now, now, now, *queues, 10)
+            cursor.execute("EXPLAIN " + broker.sql.claim(len(queues)), params)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+            assert index in plan, plan
+            assert "Seq Scan" not in plan, plan

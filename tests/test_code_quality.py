@@ -1,0 +1,76 @@
+"""The code stays linted, formatted, typed, and free of pickle and eval."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .support import ROOT, subprocess_env
+
+PACKAGE = ROOT / "backroom"
+
+
+def _run(*command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", *command],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=subprocess_env(BACKROOM_TEST_POSTGRES="0"),
+    )
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("ruff", "check", "."), ("ruff", "format", "--check", "."), ("mypy",)],
+    ids=["ruff-check", "ruff-format", "mypy"],
+)
+def test_tool_passes(command):
+    result = _run(*command)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+FORBIDDEN = re.compile(
+    r"\b(pickle|cPickle|marshal|shelve|dill|jsonpickle)\b|\beval\(|\bexec\(|\b__import__\("
+    r"|\byaml\.(unsafe_)?load\(|\bos\.system\(|shell=True"
+)
+#: The only modules that import by a name read from data: task paths and retry_on exception classes.
+DYNAMIC_IMPORTS = re.compile(r"\b(import_string|import_module)\(")
+DYNAMIC_IMPORT_ALLOWED = {"backroom/task.py", "backroom/retry.py", "backroom/management/commands/backroom.py"}
+
+
+def test_no_pickle_or_eval_in_the_package():
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if FORBIDDEN.search(line)
+    ]
+    assert offenders == []
+
+
+def test_forbidden_pattern_catches_what_it_should():
+    for line in [
+        "import pickle", "pickle.loads(data)", "eval(text)", "exec(code)", "__import__(name)",
+        "yaml.load(text)", "os.system(command)", "subprocess.run(command, shell=True)",
+    ]:  # fmt: skip
+        assert FORBIDDEN.search(line), line
+    assert not FORBIDDEN.search("evaluation = 1")
+
+
+def test_names_are_imported_from_data_in_known_places_only():
+    """A stored path is imported by load_task (which refuses anything but a Task) and RetryPolicy only."""
+    importers = {
+        str(path.relative_to(ROOT))
+        for path in PACKAGE.rglob("*.py")
+        if DYNAMIC_IMPORTS.search(path.read_text())
+    }
+    assert importers <= DYNAMIC_IMPORT_ALLOWED
+    assert "backroom/task.py" in importers
+
+
+def test_package_ships_type_information():
+    assert (PACKAGE / "py.typed").exists()
+    assert Path(PACKAGE / "py.typed").read_text() == ""
