@@ -74,6 +74,11 @@ class JobRecord:
     defect: str | None = None
 
 
+def claim_order(job: JobRecord) -> tuple[int, datetime, str]:
+    """The order a claim takes jobs in: priority, then age, then id."""
+    return (-job.priority, job.available_at, job.id)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Outcome:
     """How one attempt of a claimed job ended.

@@ -35,6 +35,7 @@ from .base import (
     Reaped,
     SlotRun,
     WorkerInfo,
+    claim_order,
 )
 from .database_inspection import DatabaseInspection
 from .dialects import Dialect, dialect_for
@@ -50,6 +51,18 @@ INSERT_COLUMNS = (
     "enqueued_at, attempts, max_attempts, timeout_seconds, retry, unique_key, worker_ids, "
     "errors, cancel_requested"
 )
+
+#: The columns of a batch of outcomes (see Statements.finish) and their PostgreSQL types.
+OUTCOME_COLUMNS = {
+    "id": "uuid",
+    "owner": "text",
+    "attempt": "integer",
+    "status": "text",
+    "finished_at": "timestamptz",
+    "available_at": "timestamptz",
+    "return_value": "text",
+    "error": "text",
+}
 
 
 class Statements:
@@ -76,17 +89,20 @@ class Statements:
             f"ORDER BY priority DESC, available_at LIMIT %s{d.skip_locked}) "
             f"RETURNING {JOB_COLUMNS}"
         )
-        # One statement for every outcome: success, final failure, retry, reap.
-        self.finish = (
-            "UPDATE backroom_job SET status = %s, finished_at = %s, "
-            "available_at = COALESCE(%s, available_at), "
-            f"return_value = {d.json_param}, "
-            f"errors = CASE WHEN %s IS NULL THEN errors "
-            f"ELSE {d.json_append('errors', d.json_param)} END, "
-            "worker_id = NULL, lease_expires_at = NULL "
+        # One statement for a batch of outcomes of any kind: success, final failure, retry, reap.
+        self._finish = (
+            f"WITH outcome ({', '.join(OUTCOME_COLUMNS)}) AS ({{rows}}) "
+            "UPDATE backroom_job SET status = outcome.status, finished_at = outcome.finished_at, "
+            "available_at = COALESCE(outcome.available_at, backroom_job.available_at), "
+            f"return_value = {d.json('outcome.return_value')}, "
+            "errors = CASE WHEN outcome.error IS NULL THEN backroom_job.errors "
+            f"ELSE {d.json_append('backroom_job.errors', d.json('outcome.error'))} END, "
+            "worker_id = NULL, lease_expires_at = NULL FROM outcome "
             # Null-safe: the reaper also finishes RUNNING rows whose owner was edited away.
-            f"WHERE id = %s AND worker_id {d.is_same} %s AND attempts = %s AND status = 'RUNNING'"
+            f"WHERE backroom_job.id = outcome.id AND backroom_job.worker_id {d.is_same} outcome.owner "
+            "AND backroom_job.attempts = outcome.attempt AND backroom_job.status = 'RUNNING'"
         )
+        self._dialect = d
         self.release = (
             "UPDATE backroom_job SET status = 'READY', worker_id = NULL, "
             "lease_expires_at = NULL, attempts = attempts - 1, "
@@ -136,6 +152,9 @@ class Statements:
             "WHERE slot_at < %s AND slot_at < (SELECT MAX(slot_at) FROM backroom_schedule_run m "
             f"WHERE m.schedule_name = r.schedule_name) LIMIT %s{d.skip_locked})"
         )
+
+    def finish(self, outcome_count: int) -> str:
+        return self._finish.format(rows=self._dialect.rows(list(OUTCOME_COLUMNS.values()), outcome_count))
 
     def last_slots(self, name_count: int) -> str:
         return self._last_slots.format(names=", ".join(["%s"] * name_count))
@@ -318,23 +337,26 @@ class DatabaseBroker(DatabaseInspection):
             cursor.execute(self.sql.claim(len(queues)), params)
             records = [self._record(row) for row in cursor.fetchall()]
         # RETURNING keeps no order: restore the claim's.
-        records.sort(key=lambda r: (-r.priority, r.available_at, r.id))
+        records.sort(key=claim_order)
         return records
 
     def persist(self, worker_id: str, outcomes: Sequence[Outcome]) -> None:
         self._finish([(outcome, worker_id) for outcome in outcomes])
 
     def _finish(self, rows: Sequence[tuple[Outcome, str]]) -> None:
-        params = []
-        for outcome, owner in rows:
-            error = _dumps(outcome.error)
-            params.append((
-                outcome.status, self._db_datetime(outcome.finished_at if outcome.status != "READY" else None),
-                self._db_datetime(outcome.available_at), outcome.return_value, error, error,
-                self._db_id(outcome.job_id), owner, outcome.attempt,
-            ))  # fmt: skip
-        with transaction.atomic(using=self.alias), self.connection.cursor() as cursor:
-            cursor.executemany(self.sql.finish, params)
+        """Write a batch of outcomes in one statement (atomic on its own)."""
+        if not rows:
+            return
+        values = [
+            (
+                self._db_id(outcome.job_id), owner, outcome.attempt, outcome.status,
+                self._db_datetime(outcome.finished_at if outcome.status != "READY" else None),
+                self._db_datetime(outcome.available_at), outcome.return_value, _dumps(outcome.error),
+            )
+            for outcome, owner in rows
+        ]  # fmt: skip
+        with self.connection.cursor() as cursor:
+            cursor.execute(self.sql.finish(len(values)), self.dialect.rows_params(values))
 
     def release(self, worker_id: str, claims: Sequence[ClaimRef]) -> None:
         params = [(self._db_id(c.job_id), worker_id, c.attempt) for c in claims]

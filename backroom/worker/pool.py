@@ -15,13 +15,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..brokers.base import JobRecord, Outcome
+from ..brokers.base import JobRecord, Outcome, claim_order
 from ..exceptions import JobTimeout
 
 logger = logging.getLogger(__name__)
 
 #: How long a thread gets to stop after JobTimeout is raised in it before its job is written off.
 STOP_GRACE_SECONDS = 1.0
+#: Weight of the latest job in the running mean of job durations.
+DURATION_WEIGHT = 0.2
 
 
 @dataclass(slots=True)
@@ -61,6 +63,8 @@ class ThreadPool:
         self._lock = threading.Lock()
         self._has_work = threading.Condition(self._lock)
         self._slots: list[_Slot] = []
+        #: Running mean of how long a job holds its thread, None before the first finishes.
+        self.seconds_per_job: float | None = None
 
     def start(self) -> None:
         for _ in range(self.size):
@@ -73,9 +77,17 @@ class ThreadPool:
         slot.thread.start()
 
     def submit(self, jobs: list[JobRecord]) -> None:
+        """Queue claimed jobs; those claimed ahead earlier yield to better ones claimed now."""
         with self._has_work:
-            self._waiting.extend(jobs)
+            if self._waiting and jobs and jobs[0].priority > self._waiting[-1].priority:
+                self._waiting = collections.deque(sorted([*self._waiting, *jobs], key=claim_order))
+            else:
+                self._waiting.extend(jobs)
             self._has_work.notify(len(jobs))
+
+    def has_waiting(self) -> bool:
+        """Whether a job waits for a thread; read without the lock (a hint, called under it too)."""
+        return bool(self._waiting)
 
     def take_waiting(self) -> list[JobRecord]:
         """Remove and return the jobs no thread has started."""
@@ -117,7 +129,10 @@ class ThreadPool:
     def _done(self, running: _Running, outcome: Outcome) -> None:
         # Report before forgetting: if a late JobTimeout lands in between, the job
         # stays listed and is written off, and the worker ignores the second outcome.
+        seconds = time.monotonic() - running.started
         with self._lock:
+            mean = self.seconds_per_job
+            self.seconds_per_job = seconds if mean is None else mean + DURATION_WEIGHT * (seconds - mean)
             if self._running.get(running.job.id) is running:
                 self._report(outcome)
                 del self._running[running.job.id]

@@ -3,8 +3,15 @@
 Only this loop's thread talks to the store on the worker's behalf (tasks'
 own queries and progress reports use their threads' connections). One pass
 of the loop, ``run_once``, does in order: collect finished outcomes, enforce
-timeouts, persist outcomes in one batch, claim more jobs if there is room,
-heartbeat and reap when due, tick the scheduler when due.
+timeouts, persist outcomes in one batch when one is due, claim more jobs if
+there is room, heartbeat and reap when due, tick the scheduler when due.
+
+Round trips to the store, not Python, bound a worker running short jobs, so
+both ends are batched: the claim takes a few jobs more than the free threads
+(``--prefetch``), and outcomes are written together once half the claims
+have finished, when the threads run out of work, or ``FLUSH_SECONDS`` after
+the first one finished, whichever comes first. Job threads wake the loop only
+for those, not for every job.
 """
 
 import logging
@@ -38,6 +45,13 @@ ERROR_BACKOFF_SECONDS = (0.1, 5.0)
 STORE_UNAVAILABLE = (OperationalError, InterfaceError, StoreUnavailable)
 #: Errors meaning the store refused a call (unreachable, or worse).
 STORE_ERRORS = (DatabaseError, StoreUnavailable)
+#: The most a finished outcome waits for others before it is written.
+FLUSH_SECONDS = 0.005
+#: Claim ahead only as many jobs as the threads are expected to start within this time, so a
+#: higher-priority job enqueued later waits behind prefetched ones for about this long at most.
+PREFETCH_SECONDS = 0.05
+#: Default for --prefetch: the most jobs claimed beyond the free threads.
+DEFAULT_PREFETCH = 16
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -50,6 +64,7 @@ class WorkerOptions:
     shutdown_grace_seconds: float | None = None
     scheduler: bool = True  # run the backend's schedules (never in burst mode)
     max_memory_mb: int | None = None
+    prefetch: int = DEFAULT_PREFETCH  # claimed beyond the threads; see _room
 
 
 def make_worker_id() -> str:
@@ -96,6 +111,7 @@ class Worker:
         self._wake = threading.Event()
         self._claims: dict[str, int] = {}  # job id -> attempt, for every job this worker holds
         self._pending: list[Outcome] = []  # finished, not yet persisted
+        self._flush_at: float | None = None  # when the pending outcomes must be written
         self._may_have_work = True
         self._poll_interval = options.poll_interval_seconds or (
             self.settings.poll_interval_seconds or self.broker.default_poll_interval_seconds
@@ -153,7 +169,7 @@ class Worker:
         self._check_memory()
         if not self.stop.is_set():
             self._claim(now)
-        if self.options.burst and not self._claims:
+        if self.options.burst and not self._claims and not self._pending:
             return False  # drained: the claim just made found nothing ready
         if self.options.max_jobs is not None and self._finished_jobs >= self.options.max_jobs:
             logger.info("worker id=%s finished %d jobs; recycling", self.id, self._finished_jobs)
@@ -188,16 +204,35 @@ class Worker:
     # One pass, step by step.
 
     def _report(self, outcome: Outcome) -> None:
-        """Called from job threads: queue the outcome and wake the loop."""
+        """Called from job threads: queue the outcome; wake the loop when it starts a batch or fills one."""
         self._outcomes.put(outcome)
-        self._wake.set()
+        finished = self._outcomes.qsize()
+        if finished == 1 or finished >= self._batch_size() or not self.pool.has_waiting():
+            self._wake.set()
+
+    def _batch_size(self) -> int:
+        """Outcomes worth a write on their own: half of what the worker may hold."""
+        return max(1, (self.options.concurrency + self.options.prefetch) // 2)
 
     def _settle(self) -> None:
-        """Take in finished and timed-out jobs, and persist their outcomes in one batch."""
-        self._collect_outcomes()
-        for job in self.pool.enforce_timeouts(time.monotonic()):
+        """Take in finished and timed-out jobs, and persist their outcomes when a batch is due."""
+        now = time.monotonic()
+        if self._flush_at is None and not self._outcomes.empty():
+            self._flush_at = now + FLUSH_SECONDS
+        if self._batch_due(now):
+            self._collect_outcomes()
+        for job in self.pool.enforce_timeouts(now):
             self._accept(self.executor.timed_out(job))
-        self._persist()
+        if self._pending:
+            self._persist()
+
+    def _batch_due(self, now: float) -> bool:
+        return (
+            self.stop.is_set()
+            or (self._flush_at is not None and now >= self._flush_at)
+            or self._outcomes.qsize() >= self._batch_size()
+            or not self.pool.has_waiting()
+        )
 
     def _collect_outcomes(self) -> None:
         while True:
@@ -215,21 +250,31 @@ class Worker:
             self._finished_jobs += 1
 
     def _persist(self) -> None:
-        if self._pending:
-            self.broker.persist(self.id, self._pending)
-            self._pending = []
+        self.broker.persist(self.id, self._pending)
+        self._pending = []
+        self._flush_at = None
 
     def _room(self) -> int:
-        """How many more jobs this worker can take now.
+        """How many more jobs this worker can take now: its threads, plus the jobs claimed ahead.
 
         Counted from the claims held, not the threads busy: a job whose outcome
         is not yet persisted still counts, so a worker killed at any moment holds
-        at most ``concurrency`` jobs that will run again.
+        at most ``concurrency + prefetch`` jobs that will run again (or, for
+        those it had not started, be charged an attempt they did not use).
         """
-        room = self.options.concurrency - len(self._claims)
+        held = len(self._claims) + len(self._pending)
+        room = self.options.concurrency + self._ahead() - held
         if self.options.max_jobs is not None:
             room = min(room, self.options.max_jobs - self._finished_jobs - len(self._claims))
         return room
+
+    def _ahead(self) -> int:
+        """How many jobs to claim beyond the threads: those they should start within PREFETCH_SECONDS."""
+        seconds = self.pool.seconds_per_job
+        if seconds is None or not self.options.prefetch:
+            return 0  # nothing known yet about how long jobs take
+        expected = int(self.options.concurrency * PREFETCH_SECONDS / max(seconds, 1e-6))
+        return min(self.options.prefetch, expected)
 
     def _claim(self, now: datetime) -> None:
         if time.monotonic() >= self._next_poll or (self.options.burst and not self._claims):
@@ -270,10 +315,12 @@ class Worker:
         return now + timedelta(seconds=self.settings.lease_seconds)
 
     def _wait(self) -> None:
-        if not self._outcomes.empty() or (self._may_have_work and self._room() > 0):
+        if self._may_have_work and self._room() > 0:
             return
         now = time.monotonic()
         wake_at = min(self._next_heartbeat, self.pool.next_deadline() or self._next_heartbeat)
+        if self._flush_at is not None:
+            wake_at = min(wake_at, self._flush_at)
         if self.scheduler is not None:
             wake_at = min(wake_at, self._next_tick)
         if self._room() > 0:

@@ -1,8 +1,8 @@
 """SQL that differs between databases, one module per vendor."""
 
 import threading
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 
@@ -17,7 +17,13 @@ class Dialect(Protocol):
     text_param: str
     is_same: str
 
+    def json(self, value_sql: str) -> str: ...
+
     def json_append(self, column: str, value_sql: str) -> str: ...
+
+    def rows(self, sql_types: Sequence[str], count: int) -> str: ...
+
+    def rows_params(self, rows: Sequence[Sequence[Any]]) -> list[Any]: ...
 
     def json_pop(self, column: str) -> str: ...
 

@@ -1,5 +1,8 @@
 """PostgreSQL: jsonb, FOR UPDATE SKIP LOCKED, and NOTIFY on enqueue."""
 
+from collections.abc import Sequence
+from typing import Any
+
 vendor = "postgresql"
 default_poll_interval_seconds = 5.0  # LISTEN/NOTIFY wakes workers; polling finds delayed jobs
 skip_locked = " FOR UPDATE SKIP LOCKED"
@@ -9,6 +12,20 @@ text_param = "%s::text"
 
 #: The channel enqueue notifies and idle workers listen on; the payload is the queue name.
 CHANNEL = "backroom"
+
+
+def json(value_sql: str) -> str:
+    return f"{value_sql}::jsonb"
+
+
+def rows(sql_types: Sequence[str], count: int) -> str:
+    """A table of rows passed as one array per column: the same statement text for any count."""
+    arrays = ", ".join(f"%s::{sql_type}[]" for sql_type in sql_types)
+    return f"SELECT * FROM unnest({arrays})"
+
+
+def rows_params(rows: Sequence[Sequence[Any]]) -> list[Any]:
+    return [list(column) for column in zip(*rows, strict=True)]
 
 
 def json_append(column: str, value_sql: str) -> str:

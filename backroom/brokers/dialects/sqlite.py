@@ -1,11 +1,28 @@
 """SQLite: JSON as text, one writer at a time, so no row locks to skip."""
 
+from collections.abc import Sequence
+from typing import Any
+
 vendor = "sqlite"
 default_poll_interval_seconds = 0.2  # no push notification; a local poll is cheap
 skip_locked = ""
 json_param = "json(%s)"
 is_same = "IS"  # null-safe equality
 text_param = "%s"
+
+
+def json(value_sql: str) -> str:
+    return f"json({value_sql})"
+
+
+def rows(sql_types: Sequence[str], count: int) -> str:
+    """A table of ``count`` rows as a VALUES list (SQLite has no arrays)."""
+    row = "(" + ", ".join(["%s"] * len(sql_types)) + ")"
+    return "VALUES " + ", ".join([row] * count)
+
+
+def rows_params(rows: Sequence[Sequence[Any]]) -> list[Any]:
+    return [value for row in rows for value in row]
 
 
 def json_append(column: str, value_sql: str) -> str:

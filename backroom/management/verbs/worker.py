@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ...compat import DEFAULT_TASK_BACKEND_ALIAS, task_backends
 from ...metrics.worker import serve_worker_metrics
-from ...worker.runner import Worker, WorkerOptions, install_signal_handlers
+from ...worker.runner import DEFAULT_PREFETCH, Worker, WorkerOptions, install_signal_handlers
 from ...worker.supervisor import Supervisor
 
 HELP = "Run tasks: claim ready jobs, execute them, record the outcomes."
@@ -21,6 +21,11 @@ def add_arguments(parser: CommandParser) -> None:
     parser.add_argument(
         "--concurrency", "-c", type=int, default=1, help="Jobs run at once (threads). Default: 1."
     )
+    parser.add_argument(
+        "--prefetch", type=int, default=DEFAULT_PREFETCH, metavar="N",
+        help="Claim up to N jobs beyond the free threads, while jobs are short (see docs/guide.md). "
+        f"0: claim only for free threads. Default: {DEFAULT_PREFETCH}.",
+    )  # fmt: skip
     parser.add_argument("--burst", action="store_true", help="Run what is ready, then exit.")
     parser.add_argument(
         "--backend", default=DEFAULT_TASK_BACKEND_ALIAS, help="TASKS alias. Default: default."
@@ -57,6 +62,8 @@ def add_arguments(parser: CommandParser) -> None:
 def handle(command: BaseCommand, **options: Any) -> int:
     if options["concurrency"] < 1:
         raise CommandError("--concurrency must be at least 1.")
+    if options["prefetch"] < 0:
+        raise CommandError("--prefetch must be at least 0.")
     for name in ("max_jobs", "processes", "max_memory"):
         if options[name] is not None and options[name] < 1:
             raise CommandError(f"--{name.replace('_', '-')} must be at least 1.")
@@ -76,6 +83,7 @@ def handle(command: BaseCommand, **options: Any) -> int:
     worker_options = WorkerOptions(
         queues=tuple(options["queues"]),
         concurrency=options["concurrency"],
+        prefetch=options["prefetch"],
         burst=options["burst"],
         max_jobs=options["max_jobs"],
         poll_interval_seconds=options["poll_interval"],
