@@ -51,7 +51,7 @@ FLUSH_SECONDS = 0.005
 #: higher-priority job enqueued later waits behind prefetched ones for about this long at most.
 PREFETCH_SECONDS = 0.05
 #: Default for --prefetch: the most jobs claimed beyond the free threads.
-DEFAULT_PREFETCH = 16
+DEFAULT_PREFETCH = 32
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -212,7 +212,7 @@ class Worker:
 
     def _batch_size(self) -> int:
         """Outcomes worth a write on their own: half of what the worker may hold."""
-        return max(1, (self.options.concurrency + self.options.prefetch) // 2)
+        return max(1, (self.options.concurrency + self.options.prefetch) // 4)
 
     def _settle(self) -> None:
         """Take in finished and timed-out jobs, and persist their outcomes when a batch is due."""

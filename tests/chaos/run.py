@@ -20,6 +20,9 @@ def main() -> int:
     parser.add_argument("--kill-every", type=float, default=3.0, help="seconds between kills (default: 3)")
     parser.add_argument("--max-kills", type=int, default=1000, help="stop killing after this many")
     parser.add_argument("--max-ms", type=float, default=20.0, help="longest job in ms (default: 20)")
+    parser.add_argument(
+        "--prefetch", type=int, default=None, help="worker --prefetch (default: the worker's)"
+    )
     parser.add_argument("--seed", type=int, default=None)
     options = parser.parse_args()
     log_dir = Path(tempfile.mkdtemp(prefix="backroom-chaos-"))
@@ -31,6 +34,7 @@ def main() -> int:
             jobs=options.jobs,
             workers=options.workers,
             concurrency=options.concurrency,
+            **({} if options.prefetch is None else {"prefetch": options.prefetch}),
             kill_every=options.kill_every,
             max_kills=options.max_kills,
             max_ms=options.max_ms,
