@@ -6,6 +6,7 @@ from django.db import connections
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from backroom.brokers.base import Outcome
 from backroom.compat import task_backends
 from tests import tasks
 
@@ -48,3 +49,19 @@ def test_postgres_claim_uses_the_ready_index(pg):
             plan = "\n".join(row[0] for row in cursor.fetchall())
             assert index in plan, plan
             assert "Seq Scan" not in plan, plan
+
+
+def test_a_batch_of_outcomes_is_one_statement(sql_store):
+    task = tasks.add.using(backend=sql_store)
+    ids = [task.enqueue(i, i).id for i in range(5)]
+    broker = task_backends[sql_store].broker
+    now = timezone.now()
+    claimed = broker.claim("w1", [], 10, now, now + timedelta(minutes=1))
+    outcomes = [
+        Outcome(job_id=job.id, attempt=job.attempts, status="SUCCESSFUL", finished_at=now, return_value="7")
+        for job in claimed
+    ]
+    with CaptureQueriesContext(connections[sql_store]) as queries:
+        broker.persist("w1", outcomes)
+    assert len(queries) == 1, [q["sql"] for q in queries]
+    assert [(broker.get(i).status, broker.get(i).return_value) for i in ids] == [("SUCCESSFUL", 7)] * 5
