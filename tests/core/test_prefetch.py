@@ -60,7 +60,7 @@ def test_jobs_claimed_ahead_are_handed_back_unstarted_on_stop(store, tmp_path):
     quick = tasks.noop.using(backend=store, priority=100).enqueue()
     blocker = tasks.wait_for_file.using(backend=store, priority=50).enqueue(str(gate), "block", store)
     ahead = [tasks.add.using(backend=store).enqueue(i, i).id for i in range(3)]
-    worker = Worker(task_backends[store], WorkerOptions(concurrency=1, prefetch=4, scheduler=False))
+    worker = Worker(task_backends[store], WorkerOptions(concurrency=1, prefetch=4, burst=True))
     thread = threading.Thread(target=worker.run)
     thread.start()
     try:
