@@ -8,10 +8,10 @@ there is room, heartbeat and reap when due, tick the scheduler when due.
 
 Round trips to the store, not Python, bound a worker running short jobs, so
 both ends are batched: the claim takes a few jobs more than the free threads
-(``--prefetch``), and outcomes are written together once half the claims
-have finished, when the threads run out of work, or ``FLUSH_SECONDS`` after
-the first one finished, whichever comes first. Job threads wake the loop only
-for those, not for every job.
+(``--prefetch``), and outcomes are written together once a quarter of what
+the worker may hold has finished, when the threads run out of work, or
+``FLUSH_SECONDS`` after the first one finished, whichever comes first. Job
+threads wake the loop for those (and to start the timer), not for every job.
 """
 
 import logging
@@ -211,7 +211,11 @@ class Worker:
             self._wake.set()
 
     def _batch_size(self) -> int:
-        """Outcomes worth a write on their own: half of what the worker may hold."""
+        """Outcomes worth a write on their own: a quarter of what the worker may hold.
+
+        Small enough that the next claim arrives while the threads still have
+        jobs claimed ahead to run: the write and the claim overlap with them.
+        """
         return max(1, (self.options.concurrency + self.options.prefetch) // 4)
 
     def _settle(self) -> None:

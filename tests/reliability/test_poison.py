@@ -36,8 +36,10 @@ def _assert_good_jobs_untouched(store, good):
     ids=["os._exit", "segfault"],
 )
 def test_poison_job_fails_after_its_attempts_and_harms_no_other(store, worker_process, poison, args):
-    # One job per process: a poison job takes down only its own process.
-    supervisor = worker_process("--backend", store, "--processes", "2", "--concurrency", "1")
+    # One job per process, none claimed ahead: a poison job takes down only its own process.
+    supervisor = worker_process(
+        "--backend", store, "--processes", "2", "--concurrency", "1", "--prefetch", "0"
+    )  # fmt: skip
     poisoned = poison.using(backend=store, max_attempts=2).enqueue(*args)
     good = _enqueue_good(store)
 
@@ -58,7 +60,7 @@ def test_poison_job_fails_after_its_attempts_and_harms_no_other(store, worker_pr
 
 def test_job_exhausting_memory_under_a_ulimit_fails_readably(store, worker_process):
     supervisor = worker_process(
-        "--backend", store, "--processes", "1", "--concurrency", "1", address_space_mb=1024
+        "--backend", store, "--processes", "1", "--concurrency", "1", "--prefetch", "0", address_space_mb=1024
     )  # fmt: skip
     hog = chaos_tasks.exhaust_memory.using(backend=store, max_attempts=2).enqueue(64)
     good = _enqueue_good(store)
