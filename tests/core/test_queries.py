@@ -1,5 +1,6 @@
 """Hot paths cost one statement each, and the claim uses its index."""
 
+import uuid
 from datetime import timedelta
 
 from django.db import connections
@@ -65,3 +66,21 @@ def test_a_batch_of_outcomes_is_one_statement(sql_store):
         broker.persist("w1", outcomes)
     assert len(queries) == 1, [q["sql"] for q in queries]
     assert [(broker.get(i).status, broker.get(i).return_value) for i in ids] == [("SUCCESSFUL", 7)] * 5
+
+
+def test_postgres_batched_finish_finds_its_rows_through_an_index(pg):
+    backend = task_backends[pg]
+    task = tasks.add.using(backend=pg)
+    for i in range(3000):
+        backend.broker.enqueue(backend.new_job(task, [i, i], {}))
+    broker = backend.broker
+    now = timezone.now()
+    claimed = broker.claim("w1", [], 2, now, now + timedelta(minutes=1))
+    rows = [(uuid.UUID(job.id), "w1", job.attempts, "SUCCESSFUL", now, None, "2", None) for job in claimed]
+    with connections[pg].cursor() as cursor:
+        cursor.execute("ANALYZE backroom_job")
+        cursor.execute("EXPLAIN " + broker.sql.finish(len(rows)), broker.dialect.rows_params(rows))
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    # The primary key, or the status index (few rows are RUNNING): never a walk of the table.
+    assert "Index Scan" in plan, plan
+    assert "Seq Scan" not in plan, plan
