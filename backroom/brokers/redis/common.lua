@@ -62,23 +62,30 @@ local function finish(id, owner, attempt, status, finished_at, available_at, ret
   end
   local k, queue, unique_key = job_key(id), job[4], job[5]
   drop_claim(id, owner, queue)
+  -- One HSET for every field written: a batch of outcomes runs this once per job.
+  local fields = {'status', status}
   if error ~= '' then
-    redis.call('HSET', k, 'errors', json_append(redis.call('HGET', k, 'errors'), error))
+    fields[#fields + 1] = 'errors'
+    fields[#fields + 1] = json_append(redis.call('HGET', k, 'errors'), error)
   end
   if available_at ~= '' then
-    redis.call('HSET', k, 'available_at', available_at)
+    fields[#fields + 1] = 'available_at'
+    fields[#fields + 1] = available_at
   end
   if return_value ~= '' then
-    redis.call('HSET', k, 'return_value', return_value)
+    fields[#fields + 1] = 'return_value'
+    fields[#fields + 1] = return_value
   else
     redis.call('HDEL', k, 'return_value')
   end
-  redis.call('HSET', k, 'status', status)
   if status == 'READY' then
+    redis.call('HSET', k, unpack(fields))
     redis.call('ZADD', key('queue', queue, 'delayed'), redis.call('HGET', k, 'available_at'), id)
     return true
   end
-  redis.call('HSET', k, 'finished_at', finished_at)
+  fields[#fields + 1] = 'finished_at'
+  fields[#fields + 1] = finished_at
+  redis.call('HSET', k, unpack(fields))
   local finished = key('queue', queue, string.lower(status))
   redis.call('ZADD', finished, finished_at, id)
   if unique_key and redis.call('HGET', key('unique'), unique_key) == id then
