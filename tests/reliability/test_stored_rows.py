@@ -19,10 +19,11 @@ EXAMPLES = settings(
     max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 JSON_COLUMNS = ["args", "kwargs", "retry", "errors", "worker_ids", "return_value", "progress"]
-# Any JSON PostgreSQL can hold (no NUL, no lone surrogate: such rows cannot exist).
+# Any JSON PostgreSQL can hold (no NUL, no lone surrogate, no Infinity: such rows cannot exist).
 short_text = st.text(st.characters(exclude_characters="\x00", exclude_categories=["Cs"]), max_size=5)
+finite = st.floats(allow_nan=False, allow_infinity=False)
 any_json = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.floats(allow_nan=False) | short_text,
+    st.none() | st.booleans() | st.integers(-(2**40), 2**40) | finite | short_text,
     lambda children: st.lists(children, max_size=3) | st.dictionaries(short_text, children, max_size=3),
     max_leaves=6,
 )
