@@ -44,6 +44,46 @@ class NewJob:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class JobBatch:
+    """Jobs of one task about to be stored together: what they share, then each one's id and arguments.
+
+    ``ids``, ``args`` and ``kwargs`` are parallel lists, in call order. A
+    batch has no unique key.
+    """
+
+    task_path: str
+    queue_name: str
+    priority: int
+    run_after: datetime | None
+    available_at: datetime
+    enqueued_at: datetime
+    max_attempts: int
+    timeout_seconds: float | None
+    retry: dict[str, Any]
+    ids: Sequence[str]
+    args: Sequence[str]
+    kwargs: Sequence[str]
+
+    def job(self, index: int) -> NewJob:
+        """The batch's job at ``index``, as a NewJob."""
+        return NewJob(
+            id=self.ids[index],
+            task_path=self.task_path,
+            queue_name=self.queue_name,
+            priority=self.priority,
+            args=self.args[index],
+            kwargs=self.kwargs[index],
+            run_after=self.run_after,
+            available_at=self.available_at,
+            enqueued_at=self.enqueued_at,
+            max_attempts=self.max_attempts,
+            timeout_seconds=self.timeout_seconds,
+            retry=self.retry,
+            unique_key=None,
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class JobRecord:
     """A stored job as read back: what get_result shows and what a worker runs."""
 
@@ -148,6 +188,12 @@ class Broker(Protocol):
 
     def enqueue(self, job: NewJob) -> JobRecord | None:
         """Store a job; with a unique key already active, return that job instead."""
+
+    def enqueue_many(self, batch: JobBatch) -> None:
+        """Store every job of the batch, all or none, waking idle workers once per queue.
+
+        A database store writes in the caller's transaction when there is one.
+        """
 
     def get(self, job_id: str) -> JobRecord | None: ...
 

@@ -9,6 +9,7 @@ import json
 import threading
 import uuid
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,6 +29,7 @@ from .base import (
     REAP_BATCH,
     STALE_WORKER_RETENTION,
     ClaimRef,
+    JobBatch,
     JobRecord,
     NewJob,
     Outcome,
@@ -61,6 +63,13 @@ class Statements:
             f"(%s, %s, %s, %s, 'READY', {d.json_param}, {d.json_param}, %s, %s, %s, 0, %s, %s, "
             f"{d.json_param}, %s, '[]', '[]', false) ON CONFLICT DO NOTHING"
         )
+        # {args} and {kwargs} are the dialect's expressions for the row's own JSON arguments.
+        self.insert_many_shared = (
+            "%s, %s, %s, 'READY', {args}, {kwargs}, %s, %s, %s, 0, %s, %s, "
+            f"{d.json_param}, NULL, '[]', '[]', false"
+        )
+        self._insert_many: dict[int, str] = {}
+        self._dialect = d
         self.select_active_unique = (
             f"SELECT {JOB_COLUMNS} FROM backroom_job WHERE unique_key = %s AND status IN ('READY', 'RUNNING')"
         )
@@ -136,6 +145,14 @@ class Statements:
             "WHERE slot_at < %s AND slot_at < (SELECT MAX(slot_at) FROM backroom_schedule_run m "
             f"WHERE m.schedule_name = r.schedule_name) LIMIT %s{d.skip_locked})"
         )
+
+    def insert_many(self, rows: int) -> str:
+        sql = self._insert_many.get(rows)
+        if sql is None:
+            sql = self._insert_many[rows] = self._dialect.insert_many(
+                INSERT_COLUMNS, self.insert_many_shared, rows
+            )
+        return sql
 
     def last_slots(self, name_count: int) -> str:
         return self._last_slots.format(names=", ".join(["%s"] * name_count))
@@ -251,14 +268,45 @@ class DatabaseBroker(DatabaseInspection):
                     if row is not None:
                         return self._record(row)
         except (OperationalError, InterfaceError) as exc:
-            if not self.connection.in_atomic_block:
-                # Outside a request cycle nothing else drops a broken connection: the next enqueue reconnects.
-                self.connection.close_if_unusable_or_obsolete()
-            raise StoreUnavailable(
-                f"Could not enqueue {job.task_path}: the job store (database {self.alias!r}) "
-                f"is unavailable: {exc}".strip()
-            ) from exc
+            raise self._unavailable(job.task_path, exc) from exc
         raise RuntimeError(f"Could not store job {job.id}: unique key {job.unique_key!r} keeps changing.")
+
+    def enqueue_many(self, batch: JobBatch) -> None:
+        shared = [
+            batch.task_path, batch.queue_name, batch.priority, self._db_datetime(batch.run_after),
+            self._db_datetime(batch.available_at), self._db_datetime(batch.enqueued_at),
+            batch.max_attempts, batch.timeout_seconds, _dumps(batch.retry),
+        ]  # fmt: skip
+        ids = list(batch.ids)
+        if not self.connection.features.has_native_uuid_field:
+            ids = [job_id.replace("-", "") for job_id in ids]  # as Django's UUIDField stores them
+        size = self.dialect.batch_rows(self.connection, len(shared))
+        # One statement is atomic by itself; more need a transaction (the caller's, when there is one).
+        atomic = transaction.atomic(using=self.alias, savepoint=False) if len(ids) > size else nullcontext()
+        try:
+            with atomic, self.connection.cursor() as cursor:
+                for start in range(0, len(ids), size):
+                    end = start + size
+                    chunk = ids[start:end]
+                    params = self.dialect.insert_many_params(
+                        shared,
+                        chunk,
+                        list(batch.args[start:end]),
+                        list(batch.kwargs[start:end]),
+                        batch.queue_name,
+                    )
+                    cursor.execute(self.sql.insert_many(len(chunk)), params)
+        except (OperationalError, InterfaceError) as exc:
+            raise self._unavailable(batch.task_path, exc) from exc
+
+    def _unavailable(self, task_path: str, exc: Exception) -> StoreUnavailable:
+        if not self.connection.in_atomic_block:
+            # Outside a request cycle nothing else drops a broken connection: the next enqueue reconnects.
+            self.connection.close_if_unusable_or_obsolete()
+        return StoreUnavailable(
+            f"Could not enqueue {task_path}: the job store (database {self.alias!r}) "
+            f"is unavailable: {exc}".strip()
+        )
 
     def enqueue_slot(self, job: NewJob, schedule_name: str, slot_at: datetime) -> str | None:
         with transaction.atomic(using=self.alias), self.connection.cursor() as cursor:

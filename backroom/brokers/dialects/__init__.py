@@ -2,7 +2,7 @@
 
 import threading
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 
@@ -22,6 +22,14 @@ class Dialect(Protocol):
     def json_pop(self, column: str) -> str: ...
 
     def insert_returning(self, insert_sql: str) -> str: ...
+
+    def insert_many(self, columns: str, shared_values: str, rows: int) -> str: ...
+
+    def insert_many_params(
+        self, shared: list[Any], ids: list[str], args: list[str], kwargs: list[str], queue: str
+    ) -> list[Any]: ...
+
+    def batch_rows(self, connection: BaseDatabaseWrapper, shared_params: int) -> int: ...
 
     def listen(
         self,

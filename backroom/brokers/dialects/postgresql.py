@@ -1,5 +1,7 @@
 """PostgreSQL: jsonb, FOR UPDATE SKIP LOCKED, and NOTIFY on enqueue."""
 
+from typing import Any
+
 vendor = "postgresql"
 default_poll_interval_seconds = 5.0  # LISTEN/NOTIFY wakes workers; polling finds delayed jobs
 skip_locked = " FOR UPDATE SKIP LOCKED"
@@ -24,6 +26,33 @@ def insert_returning(insert_sql: str) -> str:
     return (
         f"WITH job AS ({insert_sql} RETURNING queue_name) SELECT pg_notify('{CHANNEL}', queue_name) FROM job"
     )
+
+
+def insert_many(columns: str, shared_values: str, rows: int) -> str:
+    """Insert jobs from three parameters (ids, args, kwargs), then NOTIFY their queue once.
+
+    The ids come as one array literal and the arguments as one JSON array
+    each, made by joining texts already encoded: nothing to adapt per row.
+    The NOTIFY rides in the same statement, so it fires when the rows commit.
+    """
+    return (
+        f"WITH job AS (INSERT INTO backroom_job ({columns}) "
+        f"SELECT u.id, {shared_values.format(args='u.args', kwargs='u.kwargs')} "
+        "FROM ROWS FROM (unnest(%s::uuid[]), jsonb_array_elements(%s::jsonb), "
+        "jsonb_array_elements(%s::jsonb)) AS u(id, args, kwargs)) "
+        f"SELECT pg_notify('{CHANNEL}', %s)"
+    )
+
+
+def insert_many_params(
+    shared: list[Any], ids: list[str], args: list[str], kwargs: list[str], queue: str
+) -> list[Any]:
+    return [*shared, f"{{{','.join(ids)}}}", f"[{','.join(args)}]", f"[{','.join(kwargs)}]", queue]
+
+
+def batch_rows(connection: Any, shared_params: int) -> int:
+    """Rows per INSERT: enough to cost little per row, few enough to keep each statement short."""
+    return 1000
 
 
 def listen(connection, wake, stop) -> None:  # type: ignore[no-untyped-def]
