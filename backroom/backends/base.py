@@ -71,6 +71,7 @@ class BackroomBackend(BaseTaskBackend):
         if "QUEUES" not in params:
             self.queues = set()  # no QUEUES setting: any valid queue name
         self.settings, self.settings_errors = read_settings(alias, self.options, self.store_options)
+        self._valid_tasks: set[Any] = set()
 
     @cached_property
     def broker(self) -> Broker:
@@ -110,6 +111,19 @@ class BackroomBackend(BaseTaskBackend):
             "timeout_seconds": as_seconds(timeout) if timeout is not None else config.timeout_seconds,
             "retry": (getattr(task, "retry", None) or config.retry).to_json(),
         }
+
+    def _check_task(self, task: Any) -> None:
+        """Validate ``task`` once: Tasks are frozen, so an equal one passed before passes again."""
+        try:
+            if task in self._valid_tasks:
+                return
+        except TypeError:  # an unhashable option value: check every time
+            self.validate_task(task)
+            return
+        self.validate_task(task)
+        if len(self._valid_tasks) >= 256:  # per-call options (a unique_key per call) make new tasks
+            self._valid_tasks.clear()
+        self._valid_tasks.add(task)
 
     def new_job(self, task: Any, args: Any, kwargs: Any) -> NewJob:
         """Build the row for one call, with the options that apply to it resolved."""
@@ -173,7 +187,7 @@ class BackroomBackend(BaseTaskBackend):
         return batch, plain_calls
 
     def enqueue(self, task: Any, args: Any, kwargs: Any) -> TaskResult:
-        self.validate_task(task)
+        self._check_task(task)
         job = self.new_job(task, args, kwargs)
         existing = self.broker.enqueue(job)
         if existing is not None:
@@ -186,7 +200,7 @@ class BackroomBackend(BaseTaskBackend):
         On a database store the jobs are stored atomically, inside the
         caller's transaction if there is one.
         """
-        self.validate_task(task)
+        self._check_task(task)
         batch, plain_calls = self.new_jobs(task, calls)
         if not batch.ids:
             return []

@@ -168,6 +168,13 @@ def _job_id(value: Any) -> str:
     return str(value if isinstance(value, uuid.UUID) else uuid.UUID(value))
 
 
+def _stored_ids(connection: BaseDatabaseWrapper, job_ids: Sequence[str]) -> list[str]:
+    """New job ids as Django's UUIDField stores them (a uuid, or 32 hex digits), without making UUIDs."""
+    if connection.features.has_native_uuid_field:
+        return list(job_ids)
+    return [job_id.replace("-", "") for job_id in job_ids]
+
+
 def _dumps(value: Any) -> str | None:
     return None if value is None else json.dumps(value, separators=(",", ":"))
 
@@ -250,14 +257,15 @@ class DatabaseBroker(DatabaseInspection):
     # What backends call.
 
     def enqueue(self, job: NewJob) -> JobRecord | None:
+        connection = self.connection  # looked up once: each lookup goes through asgiref's Local
+        adapt = connection.ops.adapt_datetimefield_value
         params = (
-            self._db_id(job.id), job.task_path, job.queue_name, job.priority, job.args,
-            job.kwargs, self._db_datetime(job.run_after), self._db_datetime(job.available_at),
-            self._db_datetime(job.enqueued_at), job.max_attempts, job.timeout_seconds,
-            _dumps(job.retry), job.unique_key,
+            _stored_ids(connection, [job.id])[0], job.task_path, job.queue_name, job.priority, job.args,
+            job.kwargs, adapt(job.run_after), adapt(job.available_at), adapt(job.enqueued_at),
+            job.max_attempts, job.timeout_seconds, _dumps(job.retry), job.unique_key,
         )  # fmt: skip
         try:
-            with self.connection.cursor() as cursor:
+            with connection.cursor() as cursor:
                 # A unique key can be freed between the conflict and the look-up; try again then.
                 for _ in range(3):
                     cursor.execute(self.sql.insert, params)
@@ -277,9 +285,7 @@ class DatabaseBroker(DatabaseInspection):
             self._db_datetime(batch.available_at), self._db_datetime(batch.enqueued_at),
             batch.max_attempts, batch.timeout_seconds, _dumps(batch.retry),
         ]  # fmt: skip
-        ids = list(batch.ids)
-        if not self.connection.features.has_native_uuid_field:
-            ids = [job_id.replace("-", "") for job_id in ids]  # as Django's UUIDField stores them
+        ids = _stored_ids(self.connection, batch.ids)
         size = self.dialect.batch_rows(self.connection, len(shared))
         # One statement is atomic by itself; more need a transaction (the caller's, when there is one).
         atomic = transaction.atomic(using=self.alias, savepoint=False) if len(ids) > size else nullcontext()
