@@ -64,6 +64,24 @@ class JobBatch:
     args: Sequence[str]
     kwargs: Sequence[str]
 
+    def chunks(self, rows: int, max_chars: int = 16_000_000) -> list[tuple[int, int]]:
+        """Split the batch into (start, end) ranges of at most ``rows`` jobs and ``max_chars`` of arguments.
+
+        A range holds one job at least, however large its arguments: a
+        statement or script call stays a sensible size whatever the batch.
+        """
+        ranges = []
+        start, chars = 0, 0
+        for index, (args, kwargs) in enumerate(zip(self.args, self.kwargs, strict=True)):
+            size = len(args) + len(kwargs)
+            if index > start and (index - start >= rows or chars + size > max_chars):
+                ranges.append((start, index))
+                start, chars = index, 0
+            chars += size
+        if start < len(self.ids):
+            ranges.append((start, len(self.ids)))
+        return ranges
+
     def job(self, index: int) -> NewJob:
         """The batch's job at ``index``, as a NewJob."""
         return NewJob(

@@ -286,22 +286,20 @@ class DatabaseBroker(DatabaseInspection):
             batch.max_attempts, batch.timeout_seconds, _dumps(batch.retry),
         ]  # fmt: skip
         ids = _stored_ids(self.connection, batch.ids)
-        size = self.dialect.batch_rows(self.connection, len(shared))
+        chunks = batch.chunks(self.dialect.batch_rows(self.connection, len(shared)))
         # One statement is atomic by itself; more need a transaction (the caller's, when there is one).
-        atomic = transaction.atomic(using=self.alias, savepoint=False) if len(ids) > size else nullcontext()
+        atomic = transaction.atomic(using=self.alias, savepoint=False) if len(chunks) > 1 else nullcontext()
         try:
             with atomic, self.connection.cursor() as cursor:
-                for start in range(0, len(ids), size):
-                    end = start + size
-                    chunk = ids[start:end]
+                for start, end in chunks:
                     params = self.dialect.insert_many_params(
                         shared,
-                        chunk,
+                        ids[start:end],
                         list(batch.args[start:end]),
                         list(batch.kwargs[start:end]),
                         batch.queue_name,
                     )
-                    cursor.execute(self.sql.insert_many(len(chunk)), params)
+                    cursor.execute(self.sql.insert_many(end - start), params)
         except (OperationalError, InterfaceError) as exc:
             raise self._unavailable(batch.task_path, exc) from exc
 

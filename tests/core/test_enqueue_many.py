@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 import backroom
+from backroom.brokers.base import JobBatch
 from backroom.brokers.dialects.postgresql import CHANNEL
 from backroom.compat import InvalidTask, TaskResultStatus, task_backends, task_enqueued
 from backroom.exceptions import InvalidArguments
@@ -200,6 +201,19 @@ def test_redis_on_commit_writes_jobs_when_the_transaction_commits(redis_store, s
         backroom.enqueue_many(task, [((), {})] * 3)
         assert job_count(redis_store) == 0
     assert job_count(redis_store) == 3
+
+
+def test_batches_split_by_rows_and_by_size():
+    now = timezone.now()
+    batch = JobBatch(
+        task_path="tests.tasks.record", queue_name="default", priority=0, run_after=None,
+        available_at=now, enqueued_at=now, max_attempts=1, timeout_seconds=None, retry={},
+        ids=[str(i) for i in range(7)], args=["[1]", "[22]", "[333]", "[1]", "[1]", "[1]", "[1]"],
+        kwargs=["{}"] * 7,
+    )  # fmt: skip
+    assert batch.chunks(3) == [(0, 3), (3, 6), (6, 7)]
+    assert batch.chunks(100, max_chars=10) == [(0, 1), (1, 2), (2, 3), (3, 5), (5, 7)]
+    assert batch.chunks(100, max_chars=1) == [(i, i + 1) for i in range(7)]  # one job at least
 
 
 def test_other_backends_get_one_enqueue_per_call(settings):

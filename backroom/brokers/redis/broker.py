@@ -152,8 +152,7 @@ class RedisBroker:
         ]
         # One script call per chunk keeps each short; MULTI/EXEC stores the chunks all or none.
         pipe = self.client.pipeline(transaction=True)
-        for start in range(0, len(batch.ids), ENQUEUE_MANY_CHUNK):
-            end = start + ENQUEUE_MANY_CHUNK
+        for start, end in batch.chunks(ENQUEUE_MANY_CHUNK):
             rows = zip(batch.ids[start:end], batch.args[start:end], batch.kwargs[start:end], strict=True)
             self.scripts.enqueue_many(args=[*head, *itertools.chain.from_iterable(rows)], client=pipe)
         pipe.execute()
