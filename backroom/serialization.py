@@ -13,6 +13,9 @@ from .exceptions import InvalidArguments
 _NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
 
+_encode = json.JSONEncoder(allow_nan=False, ensure_ascii=False, separators=(",", ":")).encode
+
+
 def dumps(value: Any) -> str:
     """Encode JSON that every store keeps as it is.
 
@@ -20,8 +23,12 @@ def dumps(value: Any) -> str:
     surrogates; refusing them here turns a store error (or a worker unable to
     record a result) into a clear error about the value.
     """
-    text = json.dumps(normalize_json(value), allow_nan=False, ensure_ascii=False, separators=(",", ":"))
-    if _NUL_ESCAPE.search(text):
+    try:
+        # Most values are plain JSON already; normalizing them first would give the same text, slower.
+        text = _encode(value)
+    except TypeError:
+        text = _encode(normalize_json(value))
+    if "\\u0000" in text and _NUL_ESCAPE.search(text):
         raise ValueError("text holding the NUL character (\\x00) cannot be stored")
     try:
         text.encode("utf-8")
@@ -55,11 +62,14 @@ def encode_arguments(
 ) -> tuple[str, str]:
     """Encode a call's arguments; name the first one that JSON cannot hold."""
     try:
-        encoded_args, encoded_kwargs = dumps(list(args)), dumps(kwargs)
+        encoded_args = dumps(list(args)) if args else "[]"
+        encoded_kwargs = dumps(kwargs) if kwargs else "{}"
     except (TypeError, ValueError):
         _raise_for_first_bad_argument(func, task_path, args, kwargs, takes_context)
         raise
-    size = len(encoded_args.encode()) + len(encoded_kwargs.encode())
+    size = len(encoded_args) + len(encoded_kwargs)
+    if size > max_bytes // 4:  # four bytes at most per character: only then count the bytes
+        size = len(encoded_args.encode()) + len(encoded_kwargs.encode())
     if size > max_bytes:
         raise InvalidArguments(
             f"The arguments of task {task_path!r} take {size:,} bytes as JSON, over the "

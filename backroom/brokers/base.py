@@ -44,6 +44,64 @@ class NewJob:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class JobBatch:
+    """Jobs of one task about to be stored together: what they share, then each one's id and arguments.
+
+    ``ids``, ``args`` and ``kwargs`` are parallel lists, in call order. A
+    batch has no unique key.
+    """
+
+    task_path: str
+    queue_name: str
+    priority: int
+    run_after: datetime | None
+    available_at: datetime
+    enqueued_at: datetime
+    max_attempts: int
+    timeout_seconds: float | None
+    retry: dict[str, Any]
+    ids: Sequence[str]
+    args: Sequence[str]
+    kwargs: Sequence[str]
+
+    def chunks(self, rows: int, max_chars: int = 16_000_000) -> list[tuple[int, int]]:
+        """Split the batch into (start, end) ranges of at most ``rows`` jobs and ``max_chars`` of arguments.
+
+        A range holds one job at least, however large its arguments: a
+        statement or script call stays a sensible size whatever the batch.
+        """
+        ranges = []
+        start, chars = 0, 0
+        for index, (args, kwargs) in enumerate(zip(self.args, self.kwargs, strict=True)):
+            size = len(args) + len(kwargs)
+            if index > start and (index - start >= rows or chars + size > max_chars):
+                ranges.append((start, index))
+                start, chars = index, 0
+            chars += size
+        if start < len(self.ids):
+            ranges.append((start, len(self.ids)))
+        return ranges
+
+    def job(self, index: int) -> NewJob:
+        """The batch's job at ``index``, as a NewJob."""
+        return NewJob(
+            id=self.ids[index],
+            task_path=self.task_path,
+            queue_name=self.queue_name,
+            priority=self.priority,
+            args=self.args[index],
+            kwargs=self.kwargs[index],
+            run_after=self.run_after,
+            available_at=self.available_at,
+            enqueued_at=self.enqueued_at,
+            max_attempts=self.max_attempts,
+            timeout_seconds=self.timeout_seconds,
+            retry=self.retry,
+            unique_key=None,
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class JobRecord:
     """A stored job as read back: what get_result shows and what a worker runs."""
 
@@ -153,6 +211,12 @@ class Broker(Protocol):
 
     def enqueue(self, job: NewJob) -> JobRecord | None:
         """Store a job; with a unique key already active, return that job instead."""
+
+    def enqueue_many(self, batch: JobBatch) -> None:
+        """Store every job of the batch, all or none, waking idle workers once per queue.
+
+        A database store writes in the caller's transaction when there is one.
+        """
 
     def get(self, job_id: str) -> JobRecord | None: ...
 

@@ -9,6 +9,7 @@ import json
 import threading
 import uuid
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,6 +29,7 @@ from .base import (
     REAP_BATCH,
     STALE_WORKER_RETENTION,
     ClaimRef,
+    JobBatch,
     JobRecord,
     NewJob,
     Outcome,
@@ -74,6 +76,12 @@ class Statements:
             f"(%s, %s, %s, %s, 'READY', {d.json_param}, {d.json_param}, %s, %s, %s, 0, %s, %s, "
             f"{d.json_param}, %s, '[]', '[]', false) ON CONFLICT DO NOTHING"
         )
+        # {args} and {kwargs} are the dialect's expressions for the row's own JSON arguments.
+        self.insert_many_shared = (
+            "%s, %s, %s, 'READY', {args}, {kwargs}, %s, %s, %s, 0, %s, %s, "
+            f"{d.json_param}, NULL, '[]', '[]', false"
+        )
+        self._insert_many: dict[int, str] = {}
         self.select_active_unique = (
             f"SELECT {JOB_COLUMNS} FROM backroom_job WHERE unique_key = %s AND status IN ('READY', 'RUNNING')"
         )
@@ -156,6 +164,14 @@ class Statements:
     def finish(self, outcome_count: int) -> str:
         return self._finish.format(rows=self._dialect.rows(list(OUTCOME_COLUMNS.values()), outcome_count))
 
+    def insert_many(self, rows: int) -> str:
+        sql = self._insert_many.get(rows)
+        if sql is None:
+            sql = self._insert_many[rows] = self._dialect.insert_many(
+                INSERT_COLUMNS, self.insert_many_shared, rows
+            )
+        return sql
+
     def last_slots(self, name_count: int) -> str:
         return self._last_slots.format(names=", ".join(["%s"] * name_count))
 
@@ -168,6 +184,13 @@ class Statements:
 
 def _job_id(value: Any) -> str:
     return str(value if isinstance(value, uuid.UUID) else uuid.UUID(value))
+
+
+def _stored_ids(connection: BaseDatabaseWrapper, job_ids: Sequence[str]) -> list[str]:
+    """New job ids as Django's UUIDField stores them (a uuid, or 32 hex digits), without making UUIDs."""
+    if connection.features.has_native_uuid_field:
+        return list(job_ids)
+    return [job_id.replace("-", "") for job_id in job_ids]
 
 
 def _dumps(value: Any) -> str | None:
@@ -252,14 +275,15 @@ class DatabaseBroker(DatabaseInspection):
     # What backends call.
 
     def enqueue(self, job: NewJob) -> JobRecord | None:
+        connection = self.connection  # looked up once: each lookup goes through asgiref's Local
+        adapt = connection.ops.adapt_datetimefield_value
         params = (
-            self._db_id(job.id), job.task_path, job.queue_name, job.priority, job.args,
-            job.kwargs, self._db_datetime(job.run_after), self._db_datetime(job.available_at),
-            self._db_datetime(job.enqueued_at), job.max_attempts, job.timeout_seconds,
-            _dumps(job.retry), job.unique_key,
+            _stored_ids(connection, [job.id])[0], job.task_path, job.queue_name, job.priority, job.args,
+            job.kwargs, adapt(job.run_after), adapt(job.available_at), adapt(job.enqueued_at),
+            job.max_attempts, job.timeout_seconds, _dumps(job.retry), job.unique_key,
         )  # fmt: skip
         try:
-            with self.connection.cursor() as cursor:
+            with connection.cursor() as cursor:
                 # A unique key can be freed between the conflict and the look-up; try again then.
                 for _ in range(3):
                     cursor.execute(self.sql.insert, params)
@@ -270,14 +294,41 @@ class DatabaseBroker(DatabaseInspection):
                     if row is not None:
                         return self._record(row)
         except (OperationalError, InterfaceError) as exc:
-            if not self.connection.in_atomic_block:
-                # Outside a request cycle nothing else drops a broken connection: the next enqueue reconnects.
-                self.connection.close_if_unusable_or_obsolete()
-            raise StoreUnavailable(
-                f"Could not enqueue {job.task_path}: the job store (database {self.alias!r}) "
-                f"is unavailable: {exc}".strip()
-            ) from exc
+            raise self._unavailable(job.task_path, exc) from exc
         raise RuntimeError(f"Could not store job {job.id}: unique key {job.unique_key!r} keeps changing.")
+
+    def enqueue_many(self, batch: JobBatch) -> None:
+        shared = [
+            batch.task_path, batch.queue_name, batch.priority, self._db_datetime(batch.run_after),
+            self._db_datetime(batch.available_at), self._db_datetime(batch.enqueued_at),
+            batch.max_attempts, batch.timeout_seconds, _dumps(batch.retry),
+        ]  # fmt: skip
+        ids = _stored_ids(self.connection, batch.ids)
+        chunks = batch.chunks(self.dialect.batch_rows(self.connection, len(shared)))
+        # One statement is atomic by itself; more need a transaction (the caller's, when there is one).
+        atomic = transaction.atomic(using=self.alias, savepoint=False) if len(chunks) > 1 else nullcontext()
+        try:
+            with atomic, self.connection.cursor() as cursor:
+                for start, end in chunks:
+                    params = self.dialect.insert_many_params(
+                        shared,
+                        ids[start:end],
+                        list(batch.args[start:end]),
+                        list(batch.kwargs[start:end]),
+                        batch.queue_name,
+                    )
+                    cursor.execute(self.sql.insert_many(end - start), params)
+        except (OperationalError, InterfaceError) as exc:
+            raise self._unavailable(batch.task_path, exc) from exc
+
+    def _unavailable(self, task_path: str, exc: Exception) -> StoreUnavailable:
+        if not self.connection.in_atomic_block:
+            # Outside a request cycle nothing else drops a broken connection: the next enqueue reconnects.
+            self.connection.close_if_unusable_or_obsolete()
+        return StoreUnavailable(
+            f"Could not enqueue {task_path}: the job store (database {self.alias!r}) "
+            f"is unavailable: {exc}".strip()
+        )
 
     def enqueue_slot(self, job: NewJob, schedule_name: str, slot_at: datetime) -> str | None:
         with transaction.atomic(using=self.alias), self.connection.cursor() as cursor:

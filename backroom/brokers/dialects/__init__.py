@@ -29,6 +29,14 @@ class Dialect(Protocol):
 
     def insert_returning(self, insert_sql: str) -> str: ...
 
+    def insert_many(self, columns: str, shared_values: str, rows: int) -> str: ...
+
+    def insert_many_params(
+        self, shared: list[Any], ids: list[str], args: list[str], kwargs: list[str], queue: str
+    ) -> list[Any]: ...
+
+    def batch_rows(self, connection: BaseDatabaseWrapper, shared_params: int) -> int: ...
+
     def listen(
         self,
         connection: BaseDatabaseWrapper,

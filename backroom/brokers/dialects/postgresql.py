@@ -43,6 +43,33 @@ def insert_returning(insert_sql: str) -> str:
     )
 
 
+def insert_many(columns: str, shared_values: str, rows: int) -> str:
+    """Insert jobs from three parameters (ids, args, kwargs), then NOTIFY their queue once.
+
+    The ids come as one array literal and the arguments as one JSON array
+    each, made by joining texts already encoded: nothing to adapt per row.
+    The NOTIFY rides in the same statement, so it fires when the rows commit.
+    """
+    return (
+        f"WITH job AS (INSERT INTO backroom_job ({columns}) "
+        f"SELECT u.id, {shared_values.format(args='u.args', kwargs='u.kwargs')} "
+        "FROM ROWS FROM (unnest(%s::uuid[]), jsonb_array_elements(%s::jsonb), "
+        "jsonb_array_elements(%s::jsonb)) AS u(id, args, kwargs)) "
+        f"SELECT pg_notify('{CHANNEL}', %s)"
+    )
+
+
+def insert_many_params(
+    shared: list[Any], ids: list[str], args: list[str], kwargs: list[str], queue: str
+) -> list[Any]:
+    return [*shared, f"{{{','.join(ids)}}}", f"[{','.join(args)}]", f"[{','.join(kwargs)}]", queue]
+
+
+def batch_rows(connection: Any, shared_params: int) -> int:
+    """Rows per INSERT: enough to cost little per row, few enough to keep each statement short."""
+    return 1000
+
+
 def listen(connection, wake, stop) -> None:  # type: ignore[no-untyped-def]
     """Call ``wake(queue_name)`` for each NOTIFY until ``stop`` is set.
 

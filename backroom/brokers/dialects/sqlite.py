@@ -1,5 +1,6 @@
 """SQLite: JSON as text, one writer at a time, so no row locks to skip."""
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -38,6 +39,27 @@ def json_pop(column: str) -> str:
 
 def insert_returning(insert_sql: str) -> str:
     return f"{insert_sql} RETURNING queue_name"
+
+
+def insert_many(columns: str, shared_values: str, rows: int) -> str:
+    """Insert ``rows`` jobs from one multi-row VALUES list of (id, args, kwargs)."""
+    values = ", ".join(["(%s, %s, %s)"] * rows)
+    return (
+        f"INSERT INTO backroom_job ({columns}) "
+        f"SELECT column1, {shared_values.format(args='json(column2)', kwargs='json(column3)')} "
+        f"FROM (VALUES {values})"
+    )
+
+
+def insert_many_params(
+    shared: list[Any], ids: list[str], args: list[str], kwargs: list[str], queue: str
+) -> list[Any]:
+    return [*shared, *itertools.chain.from_iterable(zip(ids, args, kwargs, strict=True))]
+
+
+def batch_rows(connection: Any, shared_params: int) -> int:
+    """Rows per INSERT: as many as SQLite's limit on parameters allows, up to 1,000."""
+    return max(1, min(1000, (connection.features.max_query_params - shared_params) // 3))
 
 
 def listen(connection, wake, stop) -> None:  # type: ignore[no-untyped-def]

@@ -25,6 +25,7 @@ from ..base import (
     REAP_BATCH,
     STALE_WORKER_RETENTION,
     ClaimRef,
+    JobBatch,
     JobRecord,
     NewJob,
     Outcome,
@@ -44,6 +45,8 @@ CLIENT_DEFAULTS: dict[str, Any] = {
     "socket_connect_timeout": 5.0,
     "health_check_interval": 30,
 }
+#: Jobs per enqueue_many script call.
+ENQUEUE_MANY_CHUNK = 1000
 #: How long the listener waits for a message before it looks at its stop event.
 LISTEN_TIMEOUT_SECONDS = 0.5
 
@@ -122,6 +125,37 @@ class RedisBroker:
     def _store(self, job: NewJob) -> JobRecord | None:
         existing = self.scripts.enqueue(args=[self.prefix, *_job_arguments(job)])
         return record(as_mapping(existing)) if existing else None
+
+    @_reports_unavailable
+    def enqueue_many(self, batch: JobBatch) -> None:
+        database = self.on_commit_database
+        if database is not None and transaction.get_connection(database).in_atomic_block:
+            # Written once the caller's transaction commits; nothing if it rolls back.
+            transaction.on_commit(functools.partial(self._store_many, batch), using=database)
+        else:
+            self._store_many(batch)
+
+    @_reports_unavailable  # also when called on commit
+    def _store_many(self, batch: JobBatch) -> None:
+        if not batch.ids:
+            return
+        shared = new_job_fields(batch.job(0))
+        for own in ("id", "args", "kwargs"):
+            del shared[own]
+        delayed = "1" if batch.available_at > batch.enqueued_at else ""
+        head: list[Any] = [
+            self.prefix,
+            batch.queue_name,
+            delayed,
+            len(shared),
+            *itertools.chain.from_iterable(shared.items()),
+        ]
+        # One script call per chunk keeps each short; MULTI/EXEC stores the chunks all or none.
+        pipe = self.client.pipeline(transaction=True)
+        for start, end in batch.chunks(ENQUEUE_MANY_CHUNK):
+            rows = zip(batch.ids[start:end], batch.args[start:end], batch.kwargs[start:end], strict=True)
+            self.scripts.enqueue_many(args=[*head, *itertools.chain.from_iterable(rows)], client=pipe)
+        pipe.execute()
 
     @_reports_unavailable
     def enqueue_slot(self, job: NewJob, schedule_name: str, slot_at: datetime) -> str | None:

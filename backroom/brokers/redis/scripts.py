@@ -23,6 +23,7 @@ class Scripts:
     """One callable per script; each runs by its SHA and is loaded when Redis lacks it."""
 
     enqueue: Script
+    enqueue_many: Script
     enqueue_slot: Script
     claim: Script
     persist: Script
