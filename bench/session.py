@@ -34,7 +34,7 @@ METRICS = (
 )  # fmt: skip
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 #: The longest pause before each pickup job, so that it lands at a random moment of an idle worker's cycle.
-PICKUP_GAP_SECONDS = 0.1
+PICKUP_GAP_SECONDS = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +50,7 @@ class Sizes:
 
 
 QUICK = Sizes(enqueue=100, drain=100, pickup=20, requests=20, extreme_concurrencies=True)
-FULL = Sizes(enqueue=2000, drain=2000, pickup=200, requests=200)
+FULL = Sizes(enqueue=1000, drain=1000, pickup=200, requests=200)
 
 
 def enqueue_rate(system: System, count: int) -> dict[str, float]:

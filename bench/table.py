@@ -51,25 +51,24 @@ def render(
     systems = list(figures)
     ours = [name for name in systems if name in backroom]
     peers = {name: figures[name] for name in systems if name not in backroom}
-    label_width = max(len(label) for _, label, _ in ROWS) + 2
-    width = max(11, *(len(name) + 2 for name in systems))
-    header = f"{'':<{label_width}}" + "".join(f"{name:>{width}}" for name in systems)
+    label_width = max(len(label) for _, label, _ in ROWS) + 1
+    widths = {name: max(len(name), 7) + 2 for name in systems}
+    header = f"{'':<{label_width}}" + "".join(f"{name:>{widths[name]}}" for name in systems)
     if peers and ours:
-        header += f"  | {'best peer':>16}" + "".join(
-            f"{name.removeprefix('backroom-') + ' x':>10}" for name in ours
-        )
+        ratios = (name.removeprefix("backroom-") + " x" for name in ours)
+        header += f"  | {'best peer':>15}" + "".join(f"{ratio:>9}" for ratio in ratios)
     lines = [title, header, "-" * len(header)]
     for metric, label, better in ROWS:
         line = f"{label:<{label_width}}" + "".join(
-            f"{number(figures[n][metric], metric):>{width}}" for n in systems
+            f"{number(figures[name][metric], metric):>{widths[name]}}" for name in systems
         )
         if peers and ours:
             best = best_peer(metric, better, peers) if better else None
-            line += f"  | {(f'{best[0]} ' + number(best[1], metric)) if best else '':>16}"
+            line += f"  | {(f'{best[0]} ' + number(best[1], metric)) if best else '':>15}"
             for name in ours:
                 value = figures[name][metric]
                 ratio = f"{value / best[1]:.2f}x" if best and value is not None and best[1] else ""
-                line += f"{ratio:>10}"
+                line += f"{ratio:>9}"
         lines.append(line)
     lines.append("")
     lines.extend(reference_lines(figures, references))
