@@ -36,7 +36,13 @@ def run_session(name: str, sizes: Sizes) -> dict[str, float | None] | None:
     with tempfile.TemporaryDirectory(prefix="backroom-bench-") as directory:
         out = Path(directory) / "figures.json"
         command = [sys.executable, str(BENCH / "session.py"), name, json.dumps(asdict(sizes)), str(out)]
-        if subprocess.run(command, check=False).returncode != 0 or not out.exists():
+        session = subprocess.Popen(command)
+        try:
+            returncode = session.wait()
+        except KeyboardInterrupt:
+            session.wait(timeout=60)  # Ctrl-C reached it too: let it stop its workers and remove its state
+            raise
+        if returncode != 0 or not out.exists():
             return None
         figures: dict[str, float | None] = json.loads(out.read_text())["figures"]
         return figures
@@ -90,8 +96,10 @@ def main(argv: list[str]) -> int:
     failed: set[str] = set()
     for run in range(1, runs + 1):
         for name in names:
-            print(f"run {run}/{runs}: {name} ...", file=sys.stderr, flush=True)
+            print(f"run {run}/{runs}: {name} ...", end="", file=sys.stderr, flush=True)
+            session_started = time.monotonic()
             figures = run_session(name, sizes)
+            print(f" {time.monotonic() - session_started:.0f} s", file=sys.stderr, flush=True)
             if figures is None:
                 failed.add(name)
                 figures = dict.fromkeys(METRICS)
@@ -125,4 +133,8 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:
+        print("\ninterrupted: workers stopped, scratch state removed", file=sys.stderr)
+        sys.exit(130)
