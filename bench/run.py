@@ -60,7 +60,7 @@ def machine() -> dict[str, Any]:
          if line.startswith("model name")),
         platform.processor(),
     )  # fmt: skip
-    versions = {}
+    versions: dict[str, str | None] = {}
     for package in PACKAGES:
         try:
             versions[package] = importlib.metadata.version(package)

@@ -146,7 +146,7 @@ def request_cost(system: System, count: int, log: Path) -> dict[str, float]:
 
 def alive(process: subprocess.Popen[bytes]) -> bool:
     if process.poll() is not None:
-        raise RuntimeError(f"{process.args[1:3]} exited with code {process.returncode}: see its log")
+        raise RuntimeError(f"{process.args!r} exited with code {process.returncode}: see its log")
     return True
 
 

@@ -35,7 +35,7 @@ class DemoClient:
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(cookies))
         with self.opener.open(f"{self.base_url}/", timeout=30) as response:
             response.read()
-        self.csrf_token = next(c.value for c in cookies if c.name == "csrftoken")
+        self.csrf_token = next(c.value or "" for c in cookies if c.name == "csrftoken")
 
     def sign_up(self, mode: str) -> Timing:
         data = urllib.parse.urlencode({"email": f"bench-{uuid.uuid4().hex}@example.com", "mode": mode})

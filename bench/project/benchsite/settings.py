@@ -7,6 +7,7 @@ SQLite file BENCH_SQLITE_PATH.
 """
 
 import os
+from typing import Any
 
 SECRET_KEY = "backroom-bench-only"
 DEBUG = False
@@ -23,6 +24,7 @@ _prefix = os.environ.get("BENCH_PREFIX", "backroom-bench")
 
 INSTALLED_APPS = ["django.contrib.contenttypes", "backroom", "django_tasks_db", "benchsite"]
 
+DATABASES: dict[str, dict[str, Any]]
 if os.environ.get("BENCH_PG_NAME"):
     DATABASES = {
         "default": {
