@@ -15,10 +15,9 @@ def percentile(values: Sequence[float], pct: int) -> float:
 
 
 def median(values: Sequence[float | None]) -> float | None:
-    """The median of the runs, or None when any run could not measure it (n/a)."""
-    if not values or any(v is None for v in values):
-        return None
-    return statistics.median(v for v in values if v is not None)
+    """The median of the runs that measured it (a failed run is reported apart), or None (n/a)."""
+    measured = [v for v in values if v is not None]
+    return statistics.median(measured) if measured else None
 
 
 def wait_until(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.01) -> Any:

@@ -50,7 +50,7 @@ class Sizes:
 
 
 QUICK = Sizes(enqueue=100, drain=100, pickup=20, requests=20, extreme_concurrencies=True)
-FULL = Sizes(enqueue=1000, drain=1000, pickup=200, requests=200)
+FULL = Sizes(enqueue=500, drain=500, pickup=200, requests=100)
 
 
 def enqueue_rate(system: System, count: int) -> dict[str, float]:

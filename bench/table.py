@@ -92,7 +92,7 @@ def reference_lines(figures: Mapping[str, Figures], references: Mapping[str, flo
         if rate is None:
             continue
         line = f"{label}: {rate:,.0f}/s"
-        if store in figures:
+        if store in figures and figures[store]["enqueue_one"] is not None:
             shares = [
                 f"{what} {value / rate:.0%}"
                 for what, value in (

@@ -40,7 +40,8 @@ class Scratch:
     redis_url: str
 
     def redis(self) -> redis.Redis:
-        return redis.Redis.from_url(self.redis_url, decode_responses=True)
+        # redis-py 8 times commands out after 5 s by default: longer than that, a BLPOP waits in vain.
+        return redis.Redis.from_url(self.redis_url, decode_responses=True, socket_timeout=60)
 
     def delete_redis_keys(self, pattern: str) -> None:
         """Delete the keys matching ``pattern`` (never FLUSHDB: the server is shared)."""
