@@ -11,13 +11,13 @@ measures it (request sent to response read) and as the view measured it
 
 import argparse
 import http.cookiejar
-import statistics
 import sys
-import time
 import urllib.parse
 import urllib.request
 import uuid
 from dataclasses import dataclass
+
+from measure import percentile, timed_open
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,27 +35,18 @@ class DemoClient:
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(cookies))
         with self.opener.open(f"{self.base_url}/", timeout=30) as response:
             response.read()
-        self.csrf_token = next(c.value for c in cookies if c.name == "csrftoken")
+        self.csrf_token = next(c.value or "" for c in cookies if c.name == "csrftoken")
 
     def sign_up(self, mode: str) -> Timing:
         data = urllib.parse.urlencode({"email": f"bench-{uuid.uuid4().hex}@example.com", "mode": mode})
         request = urllib.request.Request(
             f"{self.base_url}/register/", data=data.encode(), headers={"X-CSRFToken": self.csrf_token}
         )
-        started = time.perf_counter()
-        with self.opener.open(request, timeout=60) as response:
-            body = response.read()
-        client_ms = (time.perf_counter() - started) * 1000
+        client_ms, body, headers = timed_open(self.opener, request)
         if b"User registered" not in body:
             raise RuntimeError(f"{mode} sign-up was not registered: {body[:300]!r}")
-        server_timing = response.headers.get("Server-Timing", "")  # "app;dur=12.3"
+        server_timing = headers.get("Server-Timing", "")  # "app;dur=12.3"
         return Timing(client_ms=client_ms, server_ms=float(server_timing.partition("dur=")[2] or "nan"))
-
-
-def percentile(values: list[float], pct: int) -> float:
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[pct - 1]
 
 
 def measure(client: DemoClient, mode: str, count: int) -> list[Timing]:

@@ -1,0 +1,42 @@
+"""Timing helpers of the measurements and of bench/web_response.py: percentiles, medians, waits, HTTP."""
+
+import statistics
+import time
+import urllib.request
+from collections.abc import Callable, Sequence
+from typing import Any
+
+
+def percentile(values: Sequence[float], pct: int) -> float:
+    """The pct-th percentile, inclusive of the extremes (so p99 of 200 values sits between the top two)."""
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[pct - 1]
+
+
+def median(values: Sequence[float | None]) -> float | None:
+    """The median of the runs that measured it (a failed run is reported apart), or None (n/a)."""
+    measured = [v for v in values if v is not None]
+    return statistics.median(measured) if measured else None
+
+
+def wait_until(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.01) -> Any:
+    """Poll ``condition`` until it returns something truthy; raise TimeoutError after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+def timed_open(
+    opener: urllib.request.OpenerDirector, request: urllib.request.Request | str, timeout: float = 60
+) -> tuple[float, bytes, Any]:
+    """Send one request; return ms from sending it to reading the whole response, the body, the headers."""
+    started = time.perf_counter()
+    with opener.open(request, timeout=timeout) as response:
+        body = response.read()
+    return (time.perf_counter() - started) * 1000, body, response.headers

@@ -1,0 +1,60 @@
+"""Settings of the bench project, chosen by the BENCH_* environment variables a bench session sets.
+
+BENCH_TASKS_BACKEND picks the system under test ("backroom-db", "backroom-redis",
+"django-tasks-db", or "none" for Celery and RQ, which only use the web view);
+BENCH_PG_NAME, when set, puts the database on PostgreSQL instead of the
+SQLite file BENCH_SQLITE_PATH.
+"""
+
+import os
+from typing import Any
+
+SECRET_KEY = "backroom-bench-only"
+DEBUG = False
+ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+USE_TZ = True
+TIME_ZONE = "UTC"
+ROOT_URLCONF = "benchsite.urls"
+MIDDLEWARE: list[str] = []
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+_backend = os.environ.get("BENCH_TASKS_BACKEND", "none")
+_redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+_prefix = os.environ.get("BENCH_PREFIX", "backroom-bench")
+
+INSTALLED_APPS = ["django.contrib.contenttypes", "backroom", "django_tasks_db", "benchsite"]
+
+DATABASES: dict[str, dict[str, Any]]
+if os.environ.get("BENCH_PG_NAME"):
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "HOST": os.environ.get("BENCH_PG_HOST", "127.0.0.1"),
+            "PORT": os.environ.get("BENCH_PG_PORT", "5432"),
+            "USER": os.environ.get("BENCH_PG_USER", "postgres"),
+            "NAME": os.environ["BENCH_PG_NAME"],
+        }
+    }
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": os.environ.get("BENCH_SQLITE_PATH", "bench.sqlite3"),
+            # As a site would run it: WAL so the web process and the worker read while one writes.
+            "OPTIONS": {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"},
+        }
+    }
+
+_TASK_BACKENDS = {
+    "backroom-db": {"BACKEND": "backroom.backends.DatabaseBackend"},
+    "backroom-redis": {
+        "BACKEND": "backroom.backends.RedisBackend",
+        "OPTIONS": {"REDIS_URL": _redis_url, "KEY_PREFIX": f"{_prefix}-backroom"},
+    },
+    "django-tasks-db": {"BACKEND": "django_tasks_db.DatabaseBackend"},
+    "none": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"},
+}
+TASKS = {"default": _TASK_BACKENDS[_backend]}
+
+# No schedule in the bench workers, not even backroom's hourly maintenance job.
+BACKROOM = {"SCHEDULES": {"backroom.prune": None}}

@@ -1,0 +1,215 @@
+"""One system's measurements, in a process of its own: Django can be set up only once per process.
+
+    python bench/session.py SYSTEM SIZES_JSON OUT_JSON
+
+run.py starts one session per system and run. The session creates the
+system's scratch state, measures, removes the state, and writes its figures
+to OUT_JSON: null for a measurement the system has no operation for (n/a).
+"""
+
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from measure import percentile, timed_open, wait_until
+from systems import SYSTEMS, Scratch, System, running
+from systems.base import manage
+
+#: What a system may lack (backroom.enqueue_many before it lands, RQ's or Celery's missing operation).
+UNSUPPORTED = (NotImplementedError, AttributeError)
+METRICS = (
+    "enqueue_one", "enqueue_many", "drain_c1", "drain_best", "drain_best_concurrency",
+    "pickup_p50_ms", "pickup_p95_ms", "pickup_p99_ms",
+    "request_nothing_p50_ms", "request_nothing_p95_ms", "request_enqueue_p50_ms", "request_enqueue_p95_ms",
+)  # fmt: skip
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+#: The longest pause before each pickup job, so that it lands at a random moment of an idle worker's cycle.
+PICKUP_GAP_SECONDS = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class Sizes:
+    """How many jobs (or requests) each measurement uses."""
+
+    enqueue: int
+    drain: int
+    pickup: int
+    requests: int
+    #: Try only a system's lowest and highest worker concurrency (a quick run), not each one.
+    extreme_concurrencies: bool = False
+
+
+QUICK = Sizes(enqueue=100, drain=100, pickup=20, requests=20, extreme_concurrencies=True)
+FULL = Sizes(enqueue=500, drain=500, pickup=200, requests=100)
+
+
+def enqueue_rate(system: System, count: int) -> dict[str, float]:
+    system.reset()
+    started = time.perf_counter()
+    for _ in range(count):
+        system.enqueue_noop()
+    return {"enqueue_one": count / (time.perf_counter() - started)}
+
+
+def enqueue_many_rate(system: System, count: int) -> dict[str, float]:
+    system.reset()
+    started = time.perf_counter()
+    system.enqueue_many(count)
+    return {"enqueue_many": count / (time.perf_counter() - started)}
+
+
+def fill(system: System, count: int) -> None:
+    """Enqueue ``count`` no-op jobs, at once where the system can."""
+    try:
+        system.enqueue_many(count)
+    except UNSUPPORTED:
+        for _ in range(count):
+            system.enqueue_noop()
+
+
+def drain_rates(system: System, count: int, concurrencies: Sequence[int], log: Path) -> dict[str, float]:
+    """Jobs/s from starting one worker process to every job recorded finished, at each concurrency."""
+    rates = {}
+    for concurrency in concurrencies:
+        system.reset()
+        fill(system, count)
+        started = time.perf_counter()
+        with running(system.worker_command(concurrency), system.env(), log) as worker:
+            wait_until(
+                lambda: alive(worker) and system.count_finished() >= count,
+                timeout=60 + count / 20,
+                what=f"{count} jobs finished (concurrency {concurrency})",
+                interval=0.02,
+            )
+            rates[concurrency] = count / (time.perf_counter() - started)
+    best = max(rates, key=rates.__getitem__)
+    return {"drain_c1": rates[1], "drain_best": rates[best], "drain_best_concurrency": best}
+
+
+def pickup_latencies(system: System, count: int, log: Path) -> dict[str, float]:
+    """Milliseconds from the enqueue call to the task's first line, one job at a time, the worker idle."""
+    system.reset()
+    key = f"{system.scratch.name}:pickup"
+    client = system.scratch.redis()
+    client.delete(key)
+    latencies = []
+    with running(system.worker_command(1), system.env(), log) as worker:
+        system.enqueue_stamp(key)  # the first waits for the worker to start
+        if not client.blpop([key], timeout=60):
+            raise TimeoutError(f"the worker ran no job within 60 s (exit code {worker.poll()})")
+        for done in range(1, count + 1):
+            wait_until(lambda: system.count_finished() >= done, 10, "the previous job recorded")  # noqa: B023
+            time.sleep(random.uniform(0, PICKUP_GAP_SECONDS))  # not a wait for anything: a random phase
+            enqueued = time.time()
+            system.enqueue_stamp(key)
+            started = client.blpop([key], timeout=10)
+            if not started:
+                raise TimeoutError(f"job {done} did not start within 10 s (worker exit code {worker.poll()})")
+            latencies.append((float(started[1]) - enqueued) * 1000)
+    client.delete(key)
+    return {f"pickup_p{pct}_ms": percentile(latencies, pct) for pct in (50, 95, 99)}
+
+
+def request_cost(system: System, count: int, log: Path) -> dict[str, float]:
+    """Response times over HTTP of the view that enqueues one job and of the one that does nothing."""
+    system.reset()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # 127.0.0.1, never a proxy
+    timings: dict[str, list[float]] = {"nothing": [], "enqueue": []}
+    with running(manage("runserver", "--noreload", f"127.0.0.1:{port}"), system.env(), log) as server:
+        wait_until(lambda: alive(server) and answers(opener, f"{base}/nothing/"), 30, "the web server")
+        for view in timings:
+            timed_open(opener, f"{base}/{view}/")  # warm-up: lazy imports, first connections
+        for _ in range(count):
+            for view, times in timings.items():  # alternately, so that both see the same noise
+                elapsed_ms, body, _headers = timed_open(opener, f"{base}/{view}/")
+                if body != b"ok":
+                    raise RuntimeError(f"/{view}/ answered {body[:200]!r}")
+                times.append(elapsed_ms)
+    return {
+        f"request_{view}_p{pct}_ms": percentile(times, pct)
+        for view, times in timings.items()
+        for pct in (50, 95)
+    }
+
+
+def alive(process: subprocess.Popen[bytes]) -> bool:
+    if process.poll() is not None:
+        raise RuntimeError(f"{process.args!r} exited with code {process.returncode}: see its log")
+    return True
+
+
+def answers(opener: urllib.request.OpenerDirector, url: str) -> bool:
+    try:
+        timed_open(opener, url, timeout=5)
+    except OSError:
+        return False
+    return True
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def measure(system: System, sizes: Sizes, logs: Path) -> dict[str, float | None]:
+    """Every figure of ``system``; a step the system does not support leaves its figures None."""
+    concurrencies = system.concurrencies
+    if sizes.extreme_concurrencies:
+        concurrencies = tuple(sorted({min(concurrencies), max(concurrencies)}))
+    steps: list[Callable[[], dict[str, float]]] = [
+        lambda: enqueue_rate(system, sizes.enqueue),
+        lambda: enqueue_many_rate(system, sizes.enqueue),
+        lambda: drain_rates(system, sizes.drain, concurrencies, logs / "drain.log"),
+        lambda: pickup_latencies(system, sizes.pickup, logs / "pickup.log"),
+        lambda: request_cost(system, sizes.requests, logs / "web.log"),
+    ]
+    figures: dict[str, float] = {}
+    for step in steps:
+        try:
+            figures.update(step())
+        except UNSUPPORTED:
+            continue
+    return {metric: figures.get(metric) for metric in METRICS}
+
+
+def main(argv: list[str]) -> int:
+    name, sizes_json, out = argv
+    # Stopped by SIGTERM too, the session still runs its finally blocks: workers stopped, state removed.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    sizes = Sizes(**json.loads(sizes_json))
+    with tempfile.TemporaryDirectory(prefix="backroom-bench-") as directory:
+        logs = Path(directory)
+        system = SYSTEMS[name](
+            Scratch(logs, f"backroom_bench_{os.getpid()}_{name.replace('-', '_')}", REDIS_URL)
+        )
+        try:
+            system.setup()
+            figures = measure(system, sizes, logs)
+        except Exception:
+            for log in sorted(logs.glob("*.log")):
+                print(
+                    f"--- {log.name} (last lines)\n{''.join(log.read_text().splitlines(True)[-30:])}",
+                    file=sys.stderr,
+                )
+            raise
+        finally:
+            system.teardown()
+    Path(out).write_text(json.dumps({"system": name, "sizes": asdict(sizes), "figures": figures}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,18 @@
+"""The systems the bench compares, by the name used in --systems and in the table."""
+
+from .backroom_system import BackroomPostgres, BackroomRedis, BackroomSqlite
+from .base import Scratch, System, running
+from .celery_system import Celery
+from .dtdb_system import DjangoTasksDbPostgres, DjangoTasksDbSqlite
+from .rq_system import Rq
+
+SYSTEMS: dict[str, type[System]] = {
+    system.name: system
+    for system in (
+        BackroomSqlite, BackroomPostgres, BackroomRedis,
+        DjangoTasksDbSqlite, DjangoTasksDbPostgres, Celery, Rq,
+    )
+}  # fmt: skip
+BACKROOM = ("backroom-sqlite", "backroom-pg", "backroom-redis")
+
+__all__ = ["BACKROOM", "SYSTEMS", "Scratch", "System", "running"]
