@@ -287,8 +287,12 @@ class Worker:
         room = self._room()
         if room <= 0 or not self._may_have_work:
             return
+        # Cleared before the claim, not after: a wake-up that arrives while the claim
+        # runs may be for a job the claim did not see, and must not be lost.
+        self._may_have_work = False
         jobs = self.broker.claim(self.id, self.options.queues, room, now, self._lease_end(now))
-        self._may_have_work = len(jobs) == room
+        if len(jobs) == room:
+            self._may_have_work = True
         for job in jobs:
             self._claims[job.id] = job.attempts
         self.pool.submit(jobs)

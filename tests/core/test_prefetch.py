@@ -79,3 +79,32 @@ def test_jobs_claimed_ahead_are_handed_back_unstarted_on_stop(store, tmp_path):
     for job_id in ahead:
         job = stored_job(store, job_id)
         assert (job.status, job.attempts, job.errors, job.started_at) == ("READY", 0, [], None)
+
+
+class _EnqueueDuringClaim:
+    """The worker's broker, with a job enqueued (and its wake-up delivered) while a claim runs."""
+
+    def __init__(self, worker, store):
+        self.broker, self.worker, self.store = worker.broker, worker, store
+        self.enqueued = None
+
+    def __getattr__(self, name):
+        return getattr(self.broker, name)
+
+    def claim(self, *args, **kwargs):
+        jobs = self.broker.claim(*args, **kwargs)
+        if self.enqueued is None:  # committed after the claim looked: only the wake-up tells
+            self.enqueued = tasks.add.using(backend=self.store).enqueue(3, 4)
+            self.worker._notified(self.enqueued.task.queue_name)
+        return jobs
+
+
+def test_a_wake_up_during_a_claim_is_not_lost(store):
+    # No listener and no poll for an hour: only the wake-up can make the worker claim again.
+    worker = Worker(task_backends[store], WorkerOptions(poll_interval_seconds=3600, scheduler=False))
+    worker.broker = _EnqueueDuringClaim(worker, store)
+    worker.run_once()  # the claim finds nothing; a job arrives meanwhile
+    job_id = worker.broker.enqueued.id
+    assert stored_job(store, job_id).status == "READY"
+    worker.run_once()
+    assert stored_job(store, job_id).status == "RUNNING"
