@@ -113,7 +113,8 @@ def main(argv: list[str]) -> int:
     notes += [f"FAILED: {name} (its error is above)" for name in sorted(failed)]
     kind = "--quick run (small sizes, 1 run)" if args.quick else f"median of {runs} runs"
     title = (
-        f"backroom bench, {kind}: enqueue {sizes.enqueue}, drain {sizes.drain} jobs, "
+        f"backroom bench, {kind}: enqueue {sizes.enqueue} (enqueue_many {sizes.enqueue_many}), "
+        f"drain {sizes.drain} jobs, "
         f"pickup {sizes.pickup} jobs, {sizes.requests} requests per view; {elapsed:.0f} s"
     )
     print(render(medians, BACKROOM, reference, notes, title))

@@ -33,6 +33,8 @@ if os.environ.get("BENCH_PG_NAME"):
             "PORT": os.environ.get("BENCH_PG_PORT", "5432"),
             "USER": os.environ.get("BENCH_PG_USER", "postgres"),
             "NAME": os.environ["BENCH_PG_NAME"],
+            # As a site would run it: a connection kept across requests, not opened for each.
+            "CONN_MAX_AGE": 60,
         }
     }
 else:
