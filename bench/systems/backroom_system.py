@@ -13,8 +13,7 @@ class Backroom(DjangoSystem):
     tasks_backend = "backroom-db"
 
     def enqueue_many(self, count: int) -> None:
-        # backroom.enqueue_many(task, calls) may not exist yet: the AttributeError reads as n/a.
-        backroom.enqueue_many(self.tasks.noop, [((), {})] * count)  # type: ignore[attr-defined]
+        backroom.enqueue_many(self.tasks.noop, [((), {})] * count)
 
     def worker_command(self, concurrency: int) -> list[str]:
         return manage("backroom", "worker", "--concurrency", str(concurrency), "--no-scheduler")

@@ -12,7 +12,7 @@ from django.utils import timezone
 import backroom
 from backroom.brokers.base import JobBatch
 from backroom.brokers.dialects.postgresql import CHANNEL
-from backroom.compat import InvalidTask, TaskResultStatus, task_backends, task_enqueued
+from backroom.compat import BaseTaskBackend, InvalidTask, TaskResultStatus, task_backends, task_enqueued
 from backroom.exceptions import InvalidArguments
 from tests import tasks
 from tests.support import job_count, runs
@@ -217,7 +217,9 @@ def test_batches_split_by_rows_and_by_size():
 
 
 def test_other_backends_get_one_enqueue_per_call(settings):
-    settings.TASKS = {**settings.TASKS, "dummy": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    # django.tasks's or, on Django 5.2, the django-tasks backport's.
+    dummy = BaseTaskBackend.__module__.rsplit(".", 1)[0] + ".dummy.DummyBackend"
+    settings.TASKS = {**settings.TASKS, "dummy": {"BACKEND": dummy}}
     results = backroom.enqueue_many(tasks.add.using(backend="dummy"), [((1, 2), {}), ((), {"a": 3, "b": 4})])
     assert [(r.args, r.kwargs, r.backend) for r in results] == [
         ([1, 2], {}, "dummy"),
