@@ -24,14 +24,12 @@ from pathlib import Path
 from measure import percentile, timed_open, wait_until
 from systems import SYSTEMS, Scratch, System, running
 from systems.base import manage
+from table import ROWS
 
-#: What a system may lack (backroom.enqueue_many before it lands, RQ's or Celery's missing operation).
+#: What a system may lack (an operation such as enqueue_many that a peer has no form of).
 UNSUPPORTED = (NotImplementedError, AttributeError)
-METRICS = (
-    "enqueue_one", "enqueue_many", "drain_c1", "drain_best", "drain_best_concurrency",
-    "pickup_p50_ms", "pickup_p95_ms", "pickup_p99_ms",
-    "request_nothing_p50_ms", "request_nothing_p95_ms", "request_enqueue_p50_ms", "request_enqueue_p95_ms",
-)  # fmt: skip
+#: Every figure a session reports: the table's rows.
+METRICS = tuple(metric for metric, _label, _better in ROWS)
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 #: The longest pause before each pickup job, so that it lands at a random moment of an idle worker's cycle.
 PICKUP_GAP_SECONDS = 0.05
