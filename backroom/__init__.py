@@ -1,9 +1,28 @@
-"""backroom: background tasks for Django, behind Django's own Tasks framework."""
+"""backroom: background tasks for Django, behind Django's own Tasks framework.
 
-from .batch import enqueue_many
+Importing backroom is safe in a settings module (for ``RetryPolicy``): the
+names that need Django's apps load when first used.
+"""
+
+import importlib
+from typing import Any
+
 from .retry import RetryPolicy
-from .scheduler import schedule
-from .status.tokens import status_token
-from .task import Task
+from .task import Task, task
 
-__all__ = ["RetryPolicy", "Task", "enqueue_many", "schedule", "status_token"]
+_LAZY = {
+    "enqueue_many": ".api",
+    "cancel": ".api",
+    "acancel": ".api",
+    "Cancelled": ".brokers.contract",
+    "schedule": ".scheduler",
+    "status_token": ".status.tokens",
+}
+
+__all__ = ["RetryPolicy", "Task", "task", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_LAZY[name], __name__), name)

@@ -1,5 +1,10 @@
-"""The admin shows jobs and workers read-only; retry and cancel go through the store's Inspector."""
+"""The admin shows jobs and workers read-only; retry and cancel go through the store's Inspector.
 
+A job's page shows what may hold secrets (arguments, return value, progress,
+errors, unique key) as the store's Inspector reads it, after ``BACKROOM["REDACT"]``.
+"""
+
+import json
 from typing import Any
 
 from django.contrib import admin, messages
@@ -7,17 +12,19 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from .brokers.database import DatabaseBroker
-from .brokers.inspection import Inspector
+from .backends.stores import stores
+from .brokers.contract import Cancelled, Inspector
+from .brokers.database import DatabaseInspector
+from .jobs.records import JobRecord
 from .models import Job, Worker
-from .monitoring import inspectors
+from .redaction import REDACTABLE, redact
 
 
 def _inspector_for(database: str) -> Inspector | None:
     """The Inspector of the backend whose jobs live in the database the admin reads."""
-    for inspector in inspectors().values():
-        if isinstance(inspector, DatabaseBroker) and inspector.alias == database:
-            return inspector
+    for store in stores().values():
+        if isinstance(store.inspector, DatabaseInspector) and store.inspector.db.alias == database:
+            return store.inspector
     return None
 
 
@@ -38,6 +45,10 @@ class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return [field.name for field in self.model._meta.fields]
 
 
+def _pretty(value: Any) -> str:
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+
+
 @admin.register(Job)
 class JobAdmin(ReadOnlyAdmin):
     list_display = [
@@ -54,6 +65,54 @@ class JobAdmin(ReadOnlyAdmin):
     search_fields = ["=id", "task_path"]
     date_hierarchy = "enqueued_at"
     actions = ["retry_jobs", "cancel_jobs"]
+
+    # What may hold secrets is shown through the redaction, never from the model's fields.
+    shown_fields = [f"shown_{f.name}" if f.name in REDACTABLE else f.name for f in Job._meta.fields]
+    fields = tuple(shown_fields)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return self.shown_fields
+
+    def _shown(self, obj: Job) -> JobRecord | None:
+        """The job as people may see it, read once per page; None when no backroom backend reads it."""
+        if not hasattr(obj, "_backroom_shown"):
+            inspector = _inspector_for(obj._state.db or "default")
+            record = None if inspector is None else inspector.get(str(obj.pk))
+            obj._backroom_shown = None if record is None else redact(record)  # type: ignore[attr-defined]
+        return obj._backroom_shown  # type: ignore[attr-defined, no-any-return]
+
+    def _field(self, obj: Job, name: str) -> str:
+        record = self._shown(obj)
+        if record is None:
+            return "(not shown: no backroom backend reads this database)"
+        value = getattr(record, name)
+        if name == "errors":
+            return _pretty([error.to_json() for error in value])
+        return value if name == "unique_key" and value is not None else _pretty(value)
+
+    @admin.display(description="args")
+    def shown_args(self, obj: Job) -> str:
+        return self._field(obj, "args")
+
+    @admin.display(description="kwargs")
+    def shown_kwargs(self, obj: Job) -> str:
+        return self._field(obj, "kwargs")
+
+    @admin.display(description="return value")
+    def shown_return_value(self, obj: Job) -> str:
+        return self._field(obj, "return_value")
+
+    @admin.display(description="progress")
+    def shown_progress(self, obj: Job) -> str:
+        return self._field(obj, "progress")
+
+    @admin.display(description="errors")
+    def shown_errors(self, obj: Job) -> str:
+        return self._field(obj, "errors")
+
+    @admin.display(description="unique key")
+    def shown_unique_key(self, obj: Job) -> str:
+        return self._field(obj, "unique_key")
 
     def _act(self, request: HttpRequest, queryset: QuerySet[Job]) -> tuple[Inspector, list[str]] | None:
         inspector = _inspector_for(queryset.db)
@@ -87,10 +146,9 @@ class JobAdmin(ReadOnlyAdmin):
         by = f"{request.user.get_username()} (admin)"
         cancelled = asked = 0
         for job_id in ids:
-            if inspector.cancel_job(job_id, now, by=by):
-                cancelled += 1
-            elif inspector.request_cancel(job_id):
-                asked += 1
+            done = inspector.cancel(job_id, now, by=by)
+            cancelled += done == Cancelled.CANCELLED
+            asked += done == Cancelled.REQUESTED
         self.message_user(
             request,
             f"{cancelled} job(s) cancelled, {asked} running job(s) asked to stop, "

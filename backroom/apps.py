@@ -7,4 +7,5 @@ class BackroomConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from .scheduler import checks  # noqa: F401 - registers the schedule checks
+        from . import checks  # noqa: F401 - registers the checks of BACKROOM's other settings
+        from .scheduler import checks as schedule_checks  # noqa: F401 - registers the schedule checks

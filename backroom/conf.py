@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings as django_settings
 
@@ -23,17 +24,18 @@ class BackendSettings:
     """Validated OPTIONS of one backroom backend; defaults suit a small site."""
 
     database: str = "default"
-    max_attempts: int = 3
+    max_attempts: int = 1  # as Django documents: a task that raises ends FAILED
     retry: RetryPolicy = field(default=DEFAULT_RETRY)
     timeout_seconds: float | None = None
     lease_seconds: float = 60.0
-    heartbeat_seconds: float = 10.0
+    heartbeat_seconds: float = 1.0
     poll_interval_seconds: float | None = None
     shutdown_grace_seconds: float = 30.0
     max_arguments_bytes: int = 1_000_000
     # Redis only: see REDIS_OPTIONS.
     redis_url: str = "redis://127.0.0.1:6379/0"
     key_prefix: str = "backroom"
+    redis_cluster: bool = False
     enqueue_on_commit: bool = False
     result_ttl_seconds: float | None = None
 
@@ -55,6 +57,16 @@ def positive_int(value: Any) -> str | None:
     return None
 
 
+#: The most attempts a job may have: what every store's integer column holds, and what readers accept.
+MAX_ATTEMPTS_LIMIT = 2**31 - 1
+
+
+def attempt_count(value: Any) -> str | None:
+    if problem := positive_int(value):
+        return problem
+    return None if value <= MAX_ATTEMPTS_LIMIT else f"must be at most {MAX_ATTEMPTS_LIMIT:,}"
+
+
 def retry_policy(value: Any) -> str | None:
     return None if isinstance(value, RetryPolicy) else "must be a backroom.RetryPolicy"
 
@@ -72,26 +84,50 @@ def _boolean(value: Any) -> str | None:
 
 
 def _redis_url(value: Any) -> str | None:
-    if isinstance(value, str) and value.startswith(("redis://", "rediss://", "unix://")):
-        return None
-    return "must be a redis://, rediss:// or unix:// URL"
+    if not isinstance(value, str) or not value.startswith(("redis://", "rediss://", "unix://")):
+        return "must be a redis://, rediss:// or unix:// URL"
+    try:
+        urlsplit(value).port  # noqa: B018 - reading it checks what follows the host
+    except ValueError:
+        # redis-py would fail later with a message quoting part of the URL (part of a password, say).
+        return "must be a URL whose host and port can be read (percent-encode / ? # @ in a password)"
+    return None
 
 
-_KEY_PREFIX = re.compile(r"[^\s*?\[\]\\]{1,100}")
+def hidden_url(value: Any) -> str:
+    """Describe a URL for messages without what may hold a secret: its user, password and query.
+
+    Unlike a parser, this never guesses where the password ends: everything
+    up to the last ``@`` goes, so a password holding ``/``, ``#`` or ``@``
+    is hidden too.
+    """
+    if not isinstance(value, str):
+        return f"a {type(value).__name__}"
+    scheme, sep, rest = value.partition("://")
+    if not sep:
+        return f"a string of {len(value)} characters that is not a URL"
+    _, at, place = rest.rpartition("@")
+    place = place.split("?", 1)[0].split("#", 1)[0]
+    return repr(f"{scheme}://{'***@' if at else ''}{place}")
+
+
+_KEY_PREFIX = re.compile(r"[^\s*?\[\]\\{}]{1,100}")
 
 
 def _key_prefix(value: Any) -> str | None:
     if isinstance(value, str) and _KEY_PREFIX.fullmatch(value):
         return None
-    return "must be 1 to 100 characters without spaces or glob characters (*?[]\\)"
+    return "must be 1 to 100 characters without spaces, braces or glob characters (*?[]\\{})"
 
 
 #: An OPTIONS key's field name, and a check returning an error message or None.
 Option = tuple[str, Callable[[Any], str | None]]
+#: Fields whose values error messages describe with ``hidden_url`` instead of quoting them.
+_SECRET_FIELDS = {"redis_url"}
 
 _OPTIONS: dict[str, Option] = {
     "DATABASE": ("database", _non_empty_string),
-    "MAX_ATTEMPTS": ("max_attempts", positive_int),
+    "MAX_ATTEMPTS": ("max_attempts", attempt_count),
     "RETRY": ("retry", retry_policy),
     "TIMEOUT": ("timeout_seconds", _optional_positive_number),
     "LEASE_SECONDS": ("lease_seconds", positive_number),
@@ -105,6 +141,7 @@ _OPTIONS: dict[str, Option] = {
 REDIS_OPTIONS: dict[str, Option] = {
     "REDIS_URL": ("redis_url", _redis_url),
     "KEY_PREFIX": ("key_prefix", _key_prefix),
+    "REDIS_CLUSTER": ("redis_cluster", _boolean),
     "ENQUEUE_ON_COMMIT": ("enqueue_on_commit", _boolean),
     "RESULT_TTL_SECONDS": ("result_ttl_seconds", _optional_positive_number),
 }
@@ -144,7 +181,8 @@ def read_settings(
         if isinstance(value, timedelta) and name.endswith("seconds"):
             value = value.total_seconds()
         if problem := check(value):
-            errors.append(f"{where}[{key!r}] {problem}, not {value!r}.")
+            shown = hidden_url(value) if name in _SECRET_FIELDS else repr(value)
+            errors.append(f"{where}[{key!r}] {problem}, not {shown}.")
             continue
         values[name] = value
     settings = BackendSettings(**values)

@@ -28,8 +28,19 @@ class WorkerLost(Exception):
 
 
 class JobCancelled(Exception):
-    """Recorded on a job that was cancelled before it finished."""
+    """Raise it in a task asked to stop (``context.is_cancel_requested()``): the job ends CANCELLED.
+
+    Also recorded on a job cancelled before it ran.
+    """
 
 
-class StoreUnavailable(Exception):
+class StoreError(Exception):
+    """The job store refused a call."""
+
+
+class StoreUnavailable(StoreError):
     """The store cannot be reached for now: a worker backs off and tries again."""
+
+
+class StoreNotReady(StoreError):
+    """backroom's tables are missing from the store (or out of date): run ``manage.py migrate``."""

@@ -1,23 +1,16 @@
 """The job, worker and schedule-run tables.
 
 The ORM serves the dashboard, the admin and migrations; the hot paths
-(enqueue, claim, persist) use the SQL in ``backroom.brokers``.
+(enqueue, claim, record) use the SQL in ``backroom.brokers.database``, and
+so do the job table's indexes, which differ between databases (see
+``Dialect.index_ddl``; migration 0001 creates them).
 """
 
 from django.db import models
-from django.utils.translation import gettext_lazy as _
 
+from .jobs.records import JobStatus
 
-class JobStatus(models.TextChoices):
-    READY = "READY", _("Ready")
-    RUNNING = "RUNNING", _("Running")
-    SUCCESSFUL = "SUCCESSFUL", _("Successful")
-    FAILED = "FAILED", _("Failed")
-    CANCELLED = "CANCELLED", _("Cancelled")
-
-
-ACTIVE_STATUSES = (JobStatus.READY, JobStatus.RUNNING)
-FINISHED_STATUSES = (JobStatus.SUCCESSFUL, JobStatus.FAILED, JobStatus.CANCELLED)
+STATUS_CHOICES = [(status.value, status.label) for status in JobStatus]
 
 
 class Job(models.Model):
@@ -25,7 +18,7 @@ class Job(models.Model):
     task_path = models.CharField(max_length=255)
     queue_name = models.CharField(max_length=64)
     priority = models.SmallIntegerField(default=0)
-    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.READY)
+    status = models.CharField(max_length=10, choices=STATUS_CHOICES, default=JobStatus.READY.value)
     args = models.JSONField(default=list)
     kwargs = models.JSONField(default=dict)
     # The run_after the caller asked for; available_at is when the job may next
@@ -48,42 +41,12 @@ class Job(models.Model):
     return_value = models.JSONField(null=True, blank=True)
     progress = models.JSONField(null=True, blank=True)
     cancel_requested = models.BooleanField(default=False)
+    # How often a worker died holding the job: above 0, the job runs alone.
+    orphaned = models.IntegerField(default=0)
 
     class Meta:
         db_table = "backroom_job"
-        ordering = ["-enqueued_at"]
-        indexes = [
-            # The claim: ready jobs, highest priority first, then oldest; of every
-            # queue (a worker's default) or of the queues a worker names.
-            models.Index(
-                fields=["-priority", "available_at"],
-                name="backroom_job_ready",
-                condition=models.Q(status=JobStatus.READY),
-            ),
-            models.Index(
-                fields=["queue_name", "-priority", "available_at"],
-                name="backroom_job_ready_queue",
-                condition=models.Q(status=JobStatus.READY),
-            ),
-            # The reaper: running jobs whose lease ran out.
-            models.Index(
-                fields=["lease_expires_at"],
-                name="backroom_job_running",
-                condition=models.Q(status=JobStatus.RUNNING),
-            ),
-            # Pruning and the dashboard's lists of finished jobs.
-            models.Index(fields=["status", "finished_at"], name="backroom_job_finished"),
-            models.Index(fields=["task_path", "status"], name="backroom_job_task"),
-            # The dashboard's and the admin's job lists: newest first.
-            models.Index(fields=["-enqueued_at"], name="backroom_job_enqueued"),
-        ]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["unique_key"],
-                name="backroom_job_unique_active",
-                condition=models.Q(status__in=ACTIVE_STATUSES),
-            ),
-        ]
+        ordering = ["-id"]  # UUIDv7 ids: newest first, through the primary key
 
     def __str__(self) -> str:
         return f"{self.task_path} [{self.status}] {self.id}"
@@ -98,6 +61,7 @@ class Worker(models.Model):
     backend = models.CharField(max_length=64)
     started_at = models.DateTimeField()
     last_heartbeat_at = models.DateTimeField()
+    abandoned_threads = models.IntegerField(default=0)  # threads stuck in a task past its timeout
 
     class Meta:
         db_table = "backroom_worker"

@@ -1,5 +1,7 @@
-"""backroom's Task: Django's Task plus attempts, retry policy, timeout and unique key."""
+"""backroom's Task: Django's Task plus attempts, retry policy, timeout and unique key, and its decorator."""
 
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -8,7 +10,15 @@ from django.utils.module_loading import import_string
 
 from . import compat
 from .exceptions import UnknownTask
+from .jobs.records import JobRecord
 from .retry import RetryPolicy
+
+#: The options backroom adds to Django's Task.
+OPTIONS = ("max_attempts", "retry", "timeout", "unique_key")
+
+
+class OptionsIgnored(UserWarning):
+    """backroom's task options were given to a backend that does not use them."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -50,6 +60,55 @@ class Task(compat.Task):
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
+def task(
+    function: Callable[..., Any] | None = None,
+    *,
+    priority: int = compat.DEFAULT_TASK_PRIORITY,
+    queue_name: str = compat.DEFAULT_TASK_QUEUE_NAME,
+    backend: str = compat.DEFAULT_TASK_BACKEND_ALIAS,
+    takes_context: bool = False,
+    max_attempts: int | None = None,
+    retry: RetryPolicy | None = None,
+    timeout: float | timedelta | None = None,
+    unique_key: str | None = None,
+) -> Any:
+    """Django's ``@task``, with backroom's options, on every Django backroom supports and every backend.
+
+    On a backend that is not backroom's (``ImmediateBackend`` in tests, say)
+    the options are accepted and ignored, with one ``OptionsIgnored`` warning.
+    """
+    options: dict[str, Any] = {
+        "max_attempts": max_attempts,
+        "retry": retry,
+        "timeout": timeout,
+        "unique_key": unique_key,
+    }
+    given = {name: value for name, value in options.items() if value is not None}
+
+    def wrapper(func: Callable[..., Any]) -> Task:
+        task_class = compat.task_backends[backend].task_class
+        if not (isinstance(task_class, type) and issubclass(task_class, Task)):
+            if given:
+                warnings.warn(
+                    f"TASKS[{backend!r}] uses {task_class.__module__}'s tasks, which ignore backroom's "
+                    f"options ({', '.join(given)}) of {func.__module__}.{func.__qualname__}: they apply "
+                    "on backroom's backends.",
+                    OptionsIgnored,
+                    stacklevel=3,
+                )
+            task_class = Task
+        return task_class(
+            func=func,
+            priority=priority,
+            queue_name=queue_name,
+            backend=backend,
+            takes_context=takes_context,
+            **given,
+        )
+
+    return wrapper(function) if function is not None else wrapper
+
+
 def load_task(path: str) -> compat.Task:
     """Import the Task a job names; anything that is not a Task is refused."""
     try:
@@ -64,3 +123,14 @@ def load_task(path: str) -> compat.Task:
     if found.module_path != path:
         raise UnknownTask(f"{path!r} refers to the task {found.module_path!r} under another name.")
     return found
+
+
+def task_for(record: JobRecord, alias: str) -> compat.Task:
+    """The Task a stored job runs, with the queue, priority and delay it was enqueued with, on ``alias``."""
+    found = load_task(record.task_path)
+    stored = (record.priority, record.queue_name, record.run_after, alias)
+    if (found.priority, found.queue_name, found.run_after, found.backend) == stored:
+        return found
+    return found.using(
+        priority=record.priority, queue_name=record.queue_name, run_after=record.run_after, backend=alias
+    )

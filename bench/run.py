@@ -1,10 +1,12 @@
-"""backroom's benchmark against its peers: one table, and the figures as JSON in bench/results/.
+"""backroom's benchmark against its peers: one table, the figures as JSON and a chart per figure.
 
     python bench/run.py [--quick] [--systems a,b] [--runs N] [--json PATH]
 
 Each system is measured in a session of its own (bench/session.py) with
-scratch state of its own; each figure is the median of the runs. See
-docs/performance.md for what each figure means.
+scratch state of its own; each figure is the median of the runs, for the
+worker configuration that did best (bench/best.py). The charts (SVG) go to a
+directory beside the JSON, named after it. See docs/performance.md for what
+each figure means.
 """
 
 import argparse
@@ -21,17 +23,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from best import Measurements, best_figures
+from chart import write_charts
 from measure import median
-from reference import postgres_insert_rate, redis_lpush_rate
-from session import FULL, METRICS, QUICK, REDIS_URL, Sizes
+from reference import postgres_insert_rate, redis_push_rate
+from session import FULL, QUICK, REDIS_URL, Sizes
 from systems import BACKROOM, SYSTEMS
 from table import render
 
 BENCH = Path(__file__).resolve().parent
-PACKAGES = ("django-backroom", "Django", "django-tasks-db", "celery", "kombu", "rq", "redis", "psycopg")
+PACKAGES = (
+    "django-backroom", "Django", "django-tasks-db", "procrastinate", "celery", "kombu", "rq", "redis",
+    "psycopg",
+)  # fmt: skip
+#: What a failed session measured.
+NOTHING: Measurements = {"figures": {}, "drain": {}, "pickup": {}}
 
 
-def run_session(name: str, sizes: Sizes) -> dict[str, float | None] | None:
+def run_session(name: str, sizes: Sizes) -> Measurements | None:
     """Measure one system in a fresh process; None when the session failed (its output is on stderr)."""
     with tempfile.TemporaryDirectory(prefix="backroom-bench-") as directory:
         out = Path(directory) / "figures.json"
@@ -44,13 +53,14 @@ def run_session(name: str, sizes: Sizes) -> dict[str, float | None] | None:
             raise
         if returncode != 0 or not out.exists():
             return None
-        figures: dict[str, float | None] = json.loads(out.read_text())["figures"]
-        return figures
+        measurements: Measurements = json.loads(out.read_text())
+        return measurements
 
 
 def references(sizes: Sizes) -> dict[str, float | None]:
-    count = sizes.enqueue * 5
-    return {"postgres_insert": postgres_insert_rate(count), "redis_lpush": redis_lpush_rate(REDIS_URL, count)}
+    """Measure each store's physical reference (bench/reference.py), in jobs/s."""
+    count = sizes.enqueue * 5  # a few seconds at most: a steadier rate than the systems' enqueue count
+    return {"postgres": postgres_insert_rate(count), "redis": redis_push_rate(REDIS_URL, count)}
 
 
 def machine() -> dict[str, Any]:
@@ -91,21 +101,25 @@ def main(argv: list[str]) -> int:
     sizes = QUICK if args.quick else FULL
 
     started = time.monotonic()
-    per_run: dict[str, list[dict[str, float | None]]] = {name: [] for name in names}
+    per_run: dict[str, list[Measurements]] = {name: [] for name in names}
     reference_runs: list[dict[str, float | None]] = []
     failed: set[str] = set()
     for run in range(1, runs + 1):
         for name in names:
             print(f"run {run}/{runs}: {name} ...", end="", file=sys.stderr, flush=True)
             session_started = time.monotonic()
-            figures = run_session(name, sizes)
+            measurements = run_session(name, sizes)
             print(f" {time.monotonic() - session_started:.0f} s", file=sys.stderr, flush=True)
-            if figures is None:
+            if measurements is None:
                 failed.add(name)
-                figures = dict.fromkeys(METRICS)
-            per_run[name].append(figures)
+                measurements = NOTHING
+            per_run[name].append(measurements)
         reference_runs.append(references(sizes))
-    medians = {name: {m: median([run[m] for run in per_run[name]]) for m in METRICS} for name in names}
+    medians = {
+        name: best_figures(per_run[name], {w.label: w.concurrency for w in SYSTEMS[name].workers})
+        for name in names
+    }  # fmt: skip
+    stores = {name: SYSTEMS[name].store for name in names}
     reference = {key: median([run[key] for run in reference_runs]) for key in reference_runs[0]}
     elapsed = time.monotonic() - started
 
@@ -117,7 +131,7 @@ def main(argv: list[str]) -> int:
         f"drain {sizes.drain} jobs, "
         f"pickup {sizes.pickup} jobs, {sizes.requests} requests per view; {elapsed:.0f} s"
     )
-    print(render(medians, BACKROOM, reference, notes, title))
+    print(render(medians, BACKROOM, stores, reference, notes, title))
 
     path = (
         args.json
@@ -127,9 +141,10 @@ def main(argv: list[str]) -> int:
     path.write_text(json.dumps({
         "started": datetime.now(UTC).isoformat(), "quick": args.quick, "runs": runs, "sizes": asdict(sizes),
         "seconds": elapsed, "machine": machine(), "systems": medians, "per_run": per_run,
-        "reference": reference, "failed": sorted(failed),
+        "stores": stores, "reference": reference, "failed": sorted(failed),
     }, indent=2))  # fmt: skip
-    print(f"\nJSON: {path}")
+    charts = write_charts(medians, stores, reference, path.with_name(f"{path.stem}-charts"))
+    print(f"\nJSON: {path}\ncharts: {charts[0].parent}/*.svg")
     return 1 if failed else 0
 
 

@@ -4,7 +4,9 @@
 
 run.py starts one session per system and run. The session creates the
 system's scratch state, measures, removes the state, and writes its figures
-to OUT_JSON: null for a measurement the system has no operation for (n/a).
+to OUT_JSON: null for a measurement the system has no operation for (n/a);
+the drain and the pickup once per worker configuration (bench/best.py picks
+the best of them).
 """
 
 import json
@@ -21,15 +23,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from best import PICKUP_PERCENTILES, SESSION_METRICS, Measurements
 from measure import percentile, timed_open, wait_until
-from systems import SYSTEMS, Scratch, System, running
+from systems import SYSTEMS, Scratch, System, Worker, running
 from systems.base import manage
-from table import ROWS
 
 #: What a system may lack (an operation such as enqueue_many that a peer has no form of).
 UNSUPPORTED = (NotImplementedError, AttributeError)
-#: Every figure a session reports: the table's rows.
-METRICS = tuple(metric for metric, _label, _better in ROWS)
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 #: The longest pause before each pickup job, so that it lands at a random moment of an idle worker's cycle.
 PICKUP_GAP_SECONDS = 0.05
@@ -44,7 +44,7 @@ class Sizes:
     drain: int
     pickup: int
     requests: int
-    #: Try only a system's lowest and highest worker concurrency (a quick run), not each one.
+    #: Try only each worker kind's lowest and highest concurrency (a quick run), not each one.
     extreme_concurrencies: bool = False
 
 
@@ -77,36 +77,32 @@ def fill(system: System, count: int) -> None:
             system.enqueue_noop()
 
 
-def drain_rates(system: System, count: int, concurrencies: Sequence[int], log: Path) -> dict[str, float]:
-    """Jobs/s from starting one worker process to every job recorded finished, at each concurrency."""
-    rates = {}
-    for concurrency in concurrencies:
-        system.reset()
-        fill(system, count)
-        started = time.perf_counter()
-        with running(system.worker_command(concurrency), system.env(), log) as worker:
-            wait_until(
-                lambda: alive(worker) and system.count_finished() >= count,
-                timeout=60 + count / 20,
-                what=f"{count} jobs finished (concurrency {concurrency})",
-                interval=0.02,
-            )
-            rates[concurrency] = count / (time.perf_counter() - started)
-    best = max(rates, key=rates.__getitem__)
-    return {"drain_c1": rates[1], "drain_best": rates[best], "drain_best_concurrency": best}
+def drain_rate(system: System, worker: Worker, count: int, log: Path) -> float:
+    """Measure jobs/s from starting one worker process configured as ``worker`` to all jobs finished."""
+    system.reset()
+    fill(system, count)
+    started = time.perf_counter()
+    with running(system.worker_command(worker), system.env(), log) as process:
+        wait_until(
+            lambda: alive(process) and system.count_finished() >= count,
+            timeout=60 + count / 20,
+            what=f"{count} jobs finished ({worker.label})",
+            interval=0.02,
+        )
+        return count / (time.perf_counter() - started)
 
 
-def pickup_latencies(system: System, count: int, log: Path) -> dict[str, float]:
+def pickup_latencies(system: System, worker: Worker, count: int, log: Path) -> dict[str, float]:
     """Milliseconds from the enqueue call to the task's first line, one job at a time, the worker idle."""
     system.reset()
     key = f"{system.scratch.name}:pickup"
     client = system.scratch.redis()
     client.delete(key)
     latencies = []
-    with running(system.worker_command(1), system.env(), log) as worker:
+    with running(system.worker_command(worker), system.env(), log) as process:
         system.enqueue_stamp(key)  # the first waits for the worker to start
         if not client.blpop([key], timeout=60):
-            raise TimeoutError(f"the worker ran no job within 60 s (exit code {worker.poll()})")
+            raise TimeoutError(f"the worker ran no job within 60 s (exit code {process.poll()})")
         for done in range(1, count + 1):
             wait_until(lambda: system.count_finished() >= done, 10, "the previous job recorded")  # noqa: B023
             time.sleep(random.uniform(0, PICKUP_GAP_SECONDS))  # not a wait for anything: a random phase
@@ -114,10 +110,10 @@ def pickup_latencies(system: System, count: int, log: Path) -> dict[str, float]:
             system.enqueue_stamp(key)
             started = client.blpop([key], timeout=10)
             if not started:
-                raise TimeoutError(f"job {done} did not start within 10 s (worker exit code {worker.poll()})")
+                raise TimeoutError(f"job {done} did not start within 10 s (worker exit {process.poll()})")
             latencies.append((float(started[1]) - enqueued) * 1000)
     client.delete(key)
-    return {f"pickup_p{pct}_ms": percentile(latencies, pct) for pct in (50, 95, 99)}
+    return {f"p{pct}": percentile(latencies, pct) for pct in PICKUP_PERCENTILES}
 
 
 def request_cost(system: System, count: int, log: Path) -> dict[str, float]:
@@ -166,25 +162,42 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def measure(system: System, sizes: Sizes, logs: Path) -> dict[str, float | None]:
-    """Every figure of ``system``; a step the system does not support leaves its figures None."""
-    concurrencies = system.concurrencies
-    if sizes.extreme_concurrencies:
-        concurrencies = tuple(sorted({min(concurrencies), max(concurrencies)}))
+def tried(workers: Sequence[Worker], quick: bool) -> list[Worker]:
+    """Choose the configurations a drain tries: all, or each kind's lowest and highest concurrency."""
+    if not quick:
+        return list(workers)
+    kinds = {worker.kind for worker in workers}
+    ends = {
+        (kind, key(w.concurrency for w in workers if w.kind == kind)) for kind in kinds for key in (min, max)
+    }  # fmt: skip
+    return [w for w in workers if (w.kind, w.concurrency) in ends]
+
+
+def measure(system: System, sizes: Sizes, logs: Path) -> Measurements:
+    """Measure every figure of ``system``, drain and pickup per worker configuration; None if unsupported."""
+    figures: dict[str, float] = {}
     steps: list[Callable[[], dict[str, float]]] = [
         lambda: enqueue_rate(system, sizes.enqueue),
         lambda: enqueue_many_rate(system, sizes.enqueue_many),
-        lambda: drain_rates(system, sizes.drain, concurrencies, logs / "drain.log"),
-        lambda: pickup_latencies(system, sizes.pickup, logs / "pickup.log"),
         lambda: request_cost(system, sizes.requests, logs / "web.log"),
     ]
-    figures: dict[str, float] = {}
     for step in steps:
         try:
             figures.update(step())
         except UNSUPPORTED:
             continue
-    return {metric: figures.get(metric) for metric in METRICS}
+    workers = tried(system.workers, sizes.extreme_concurrencies)
+    drain = {w.label: drain_rate(system, w, sizes.drain, logs / "drain.log") for w in workers}
+    pickup = {
+        w.label: pickup_latencies(system, w, sizes.pickup, logs / "pickup.log")
+        for w in workers
+        if w.concurrency == 1
+    }  # fmt: skip
+    return {
+        "figures": {metric: figures.get(metric) for metric in SESSION_METRICS},
+        "drain": drain,
+        "pickup": pickup,
+    }
 
 
 def main(argv: list[str]) -> int:
@@ -199,7 +212,7 @@ def main(argv: list[str]) -> int:
         )
         try:
             system.setup()
-            figures = measure(system, sizes, logs)
+            measurements = measure(system, sizes, logs)
         except Exception:
             for log in sorted(logs.glob("*.log")):
                 print(
@@ -209,7 +222,7 @@ def main(argv: list[str]) -> int:
             raise
         finally:
             system.teardown()
-    Path(out).write_text(json.dumps({"system": name, "sizes": asdict(sizes), "figures": figures}))
+    Path(out).write_text(json.dumps({"system": name, "sizes": asdict(sizes), **measurements}))
     return 0
 
 

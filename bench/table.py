@@ -2,15 +2,17 @@
 
 from collections.abc import Mapping, Sequence
 
-Figures = Mapping[str, float | None]
+Figures = Mapping[str, float | str | None]
 
-#: (metric, label, better): "high" for rates, "low" for times, "" for no ratio.
+#: (metric, label, better): "high" for rates, "low" for times, "" for no ratio (a worker's name).
 ROWS = (
     ("enqueue_one", "enqueue one by one (jobs/s)", "high"),
     ("enqueue_many", "enqueue_many (jobs/s)", "high"),
     ("drain_c1", "drain, concurrency 1 (jobs/s)", "high"),
-    ("drain_best", "drain, best concurrency (jobs/s)", "high"),
-    ("drain_best_concurrency", "  best concurrency", ""),
+    ("drain_c1_worker", "  worker", ""),
+    ("drain_best", "drain, best worker (jobs/s)", "high"),
+    ("drain_best_worker", "  worker", ""),
+    ("pickup_worker", "pickup worker (concurrency 1)", ""),
     ("pickup_p50_ms", "pickup p50 (ms)", "low"),
     ("pickup_p95_ms", "pickup p95 (ms)", "low"),
     ("pickup_p99_ms", "pickup p99 (ms)", "low"),
@@ -21,28 +23,38 @@ ROWS = (
 )
 
 
-def number(value: float | None, metric: str) -> str:
+def measured(value: float | str | None) -> float | None:
+    """Return a figure's number; None for n/a and for a worker's name."""
+    return float(value) if isinstance(value, int | float) else None
+
+
+def number(value: float | str | None, metric: str) -> str:
     if value is None:
         return "n/a"
+    if isinstance(value, str):
+        return value
     if metric.endswith("_ms"):
         return f"{value:.1f}"
-    if metric == "drain_best_concurrency":
-        return f"c={value:.0f}"
     return f"{value:,.0f}"
 
 
 def best_peer(metric: str, better: str, peers: Mapping[str, Figures]) -> tuple[str, float] | None:
     """The peer with the best figure for ``metric``, or None when no peer has one."""
-    values = [(name, figures[metric]) for name, figures in peers.items() if figures.get(metric) is not None]
+    values = [
+        (name, value)
+        for name, figures in peers.items()
+        if (value := measured(figures.get(metric))) is not None
+    ]
     if not values:
         return None
     pick = max if better == "high" else min
-    return pick(values, key=lambda item: item[1])  # type: ignore[arg-type, return-value]
+    return pick(values, key=lambda item: item[1])
 
 
 def render(
     figures: Mapping[str, Figures],
     backroom: Sequence[str],
+    stores: Mapping[str, str],
     references: Mapping[str, float | None],
     notes: Sequence[str],
     title: str,
@@ -52,55 +64,68 @@ def render(
     ours = [name for name in systems if name in backroom]
     peers = {name: figures[name] for name in systems if name not in backroom}
     label_width = max(len(label) for _, label, _ in ROWS) + 1
-    widths = {name: max(len(name), 7) + 2 for name in systems}
+    widths = {
+        name: max(len(name), 7, *(len(number(figures[name].get(m), m)) for m, _, _ in ROWS)) + 2
+        for name in systems
+    }  # fmt: skip
     header = f"{'':<{label_width}}" + "".join(f"{name:>{widths[name]}}" for name in systems)
+    best_width = max(
+        [len(f"{best[0]} {number(best[1], metric)}") for metric, _, better in ROWS if better
+         if (best := best_peer(metric, better, peers))] + [9]
+    )  # fmt: skip
     if peers and ours:
         ratios = (name.removeprefix("backroom-") + " x" for name in ours)
-        header += f"  | {'best peer':>15}" + "".join(f"{ratio:>9}" for ratio in ratios)
+        header += f"  | {'best peer':>{best_width}}" + "".join(f"{ratio:>9}" for ratio in ratios)
     lines = [title, header, "-" * len(header)]
     for metric, label, better in ROWS:
         line = f"{label:<{label_width}}" + "".join(
-            f"{number(figures[name][metric], metric):>{widths[name]}}" for name in systems
+            f"{number(figures[name].get(metric), metric):>{widths[name]}}" for name in systems
         )
         if peers and ours:
             best = best_peer(metric, better, peers) if better else None
-            line += f"  | {(f'{best[0]} ' + number(best[1], metric)) if best else '':>15}"
+            line += f"  | {(f'{best[0]} ' + number(best[1], metric)) if best else '':>{best_width}}"
             for name in ours:
-                value = figures[name][metric]
+                value = measured(figures[name].get(metric))
                 ratio = f"{value / best[1]:.2f}x" if best and value is not None and best[1] else ""
                 line += f"{ratio:>9}"
         lines.append(line)
     lines.append("")
-    lines.extend(reference_lines(figures, references))
+    lines.extend(reference_lines(figures, stores, references))
     lines.append("")
     lines.append(
         "x: a backroom store's figure divided by the best peer's (jobs/s: above 1 is faster; ms: below 1)."
     )
     lines.append("n/a: the system has no such operation.")
+    lines.append(
+        "worker: the configuration that did best for that figure (c: jobs at once); the JSON has them all."
+    )
     lines.extend(notes)
     return "\n".join(lines)
 
 
-def reference_lines(figures: Mapping[str, Figures], references: Mapping[str, float | None]) -> list[str]:
-    """PostgreSQL's INSERT and Redis's LPUSH rates, with backroom's enqueue and drain as % of them."""
+#: Each store's physical reference (bench/reference.py), as the table names it.
+REFERENCES = {
+    "postgres": "PostgreSQL reference: one job-shaped row INSERTed per transaction, prepared (psycopg)",
+    "redis": "Redis reference: one round trip per job, LPUSH of a job-shaped payload (redis-py)",
+}
+
+
+def reference_lines(
+    figures: Mapping[str, Figures], stores: Mapping[str, str], references: Mapping[str, float | None]
+) -> list[str]:
+    """List each store's reference rate, and every system's enqueue and drain on it as % of it."""
     lines = []
-    for store, key, label in (
-        ("backroom-pg", "postgres_insert", "PostgreSQL single-row INSERT, autocommit (psycopg)"),
-        ("backroom-redis", "redis_lpush", "Redis LPUSH, one round trip each (redis-py)"),
-    ):
-        rate = references.get(key)
+    for store, label in REFERENCES.items():
+        rate = references.get(store)
         if rate is None:
             continue
-        line = f"{label}: {rate:,.0f}/s"
-        if store in figures and figures[store]["enqueue_one"] is not None:
+        lines.append(f"{label}: {rate:,.0f}/s")
+        for name in (name for name in figures if stores.get(name) == store):
             shares = [
                 f"{what} {value / rate:.0%}"
-                for what, value in (
-                    ("enqueue", figures[store]["enqueue_one"]),
-                    ("drain", figures[store]["drain_best"]),
-                )
-                if value is not None
+                for what, metric in (("enqueue", "enqueue_one"), ("drain", "drain_best"))
+                if (value := measured(figures[name].get(metric))) is not None
             ]
-            line += f"; {store} " + ", ".join(shares) + " of it"
-        lines.append(line)
+            if shares:
+                lines.append(f"  {name}: " + ", ".join(shares) + " of it")
     return lines

@@ -5,30 +5,51 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from backroom.compat import task_backends
+from backroom.backends.stores import store_for
 from backroom.worker.runner import Worker, WorkerOptions
 
 from .support import ROOT, WorkerProcess, delete_redis_keys
 
-STORES = ["default", "pg", "redis"]
-STORE_NAMES = {"default": "sqlite", "pg": "postgresql", "redis": "redis"}
+STORES = ["default", "pg", "maria", "redis", "cluster"]
+STORE_NAMES = {
+    "default": "sqlite",
+    "pg": "postgresql",
+    "maria": "mariadb",
+    "redis": "redis",
+    "cluster": "redis-cluster",
+}
+#: The stores whose keys live in Redis: deleted after each test that used them.
+REDIS_STORES = {"redis", "cluster"}
 
 
 def pytest_collection_modifyitems(items):
     """Tests that use a store get committed transactions (workers run in other
     threads and processes) and may reach every database."""
-    stores = {"store", "sql_store", "pg", "redis_store"}
+    stores = {"store", "sql_store", "pg", "maria", "redis_store"}
     for item in items:
         if stores & set(item.fixturenames) and not item.get_closest_marker("django_db"):
             item.add_marker(pytest.mark.django_db(transaction=True, databases="__all__"))
 
 
+#: Why each store's service is missing, when it is (tests/settings.py finds out).
+_UNAVAILABLE = {
+    "pg": "POSTGRES_UNAVAILABLE",
+    "maria": "MARIADB_UNAVAILABLE",
+    "redis": "REDIS_UNAVAILABLE",
+    "cluster": "REDIS_CLUSTER_UNAVAILABLE",
+}
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings_xdist_suffix():
+    """Keep test database names as tests/settings.py made them: already one per xdist worker, and
+    the worker subprocesses a test starts read them from there, not from pytest-django's suffix."""
+
+
 def _skip_without(alias: str) -> None:
-    if alias == "redis":
-        if alias not in settings.TASKS:
-            pytest.skip(settings.REDIS_UNAVAILABLE)
-    elif alias not in settings.DATABASES:
-        pytest.skip(settings.POSTGRES_UNAVAILABLE)
+    """Skip (locally) when the store's service is absent; under CI the settings make it fail instead."""
+    if alias not in settings.TASKS:
+        pytest.skip(getattr(settings, _UNAVAILABLE[alias]))
 
 
 @pytest.fixture(params=STORES, ids=[STORE_NAMES[s] for s in STORES])
@@ -36,11 +57,11 @@ def store(request):
     """The TASKS/DATABASES alias of each store; the test runs once per store."""
     _skip_without(request.param)
     yield request.param
-    if request.param == "redis":
-        delete_redis_keys()
+    if request.param in REDIS_STORES:
+        delete_redis_keys(request.param)
 
 
-@pytest.fixture(params=["default", "pg"], ids=["sqlite", "postgresql"])
+@pytest.fixture(params=["default", "pg", "maria"], ids=["sqlite", "postgresql", "mariadb"])
 def sql_store(request):
     """Each SQL store, for tests about SQL itself (statements, plans, transactions)."""
     _skip_without(request.param)
@@ -56,6 +77,13 @@ def redis_store():
 
 
 @pytest.fixture
+def maria():
+    """The alias of the MariaDB store, for tests that need it alone."""
+    _skip_without("maria")
+    return "maria"
+
+
+@pytest.fixture
 def pg():
     """The alias of the PostgreSQL store, for tests that need it alone."""
     _skip_without("pg")
@@ -68,7 +96,7 @@ def run_worker():
 
     def run(store: str, clock=timezone.now, **options) -> int:
         options.setdefault("burst", True)
-        return Worker(task_backends[store], WorkerOptions(**options), clock=clock).run()
+        return Worker(store_for(store), WorkerOptions(**options), clock=clock).run()
 
     return run
 

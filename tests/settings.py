@@ -6,6 +6,7 @@ through environment variables set in conftest.py.
 
 import os
 import tempfile
+from collections.abc import Callable
 
 import django
 
@@ -51,9 +52,27 @@ TEMPLATES = [
     }
 ]
 
-_run_dir = os.environ.setdefault("BACKROOM_TEST_DIR", tempfile.mkdtemp(prefix="backroom-test-"))
+#: pytest-xdist runs the suite in several processes: each needs its own databases and Redis prefix.
+_XDIST = os.environ.get("PYTEST_XDIST_WORKER", "")
+
+
+def _per_run(key: str, make: Callable[[], str]) -> str:
+    """One value per test run (and per xdist worker), inherited by the worker subprocesses it starts."""
+    key = f"{key}_{_XDIST}" if _XDIST else key
+    if key not in os.environ:
+        os.environ[key] = make()
+    return os.environ[key]
+
+
+def _decided(service: str, why_unavailable: Callable[[], str | None]) -> str | None:
+    """Why a service is not used (None: used), decided once per run so worker subprocesses agree."""
+    return _per_run(f"BACKROOM_TEST_{service}_UNAVAILABLE", lambda: why_unavailable() or "") or None
+
+
+_run_dir = _per_run("BACKROOM_TEST_DIR", lambda: tempfile.mkdtemp(prefix="backroom-test-"))
 _sqlite_path = os.path.join(_run_dir, "test.sqlite3")
-_pg_name = os.environ.setdefault("BACKROOM_TEST_PG_NAME", f"backroom_test_{os.getpid()}")
+_pg_name = _per_run("BACKROOM_TEST_PG_NAME", lambda: f"backroom_test_{os.getpid()}")
+_maria_name = _per_run("BACKROOM_TEST_MARIADB_NAME", lambda: f"backroom_test_{os.getpid()}")
 # Worker subprocesses connect to the databases the test run created.
 _in_subprocess = os.environ.get("BACKROOM_TEST_SUBPROCESS") == "1"
 
@@ -69,7 +88,7 @@ DATABASES = {
 
 def _postgres_unavailable() -> str | None:
     """Why PostgreSQL cannot be used, or None. In CI it is always used: absent, tests fail."""
-    if os.environ.get("CI") or os.environ.get("BACKROOM_TEST_SUBPROCESS"):
+    if os.environ.get("CI"):
         return None
     if os.environ.get("BACKROOM_TEST_POSTGRES") == "0":
         return "BACKROOM_TEST_POSTGRES=0"
@@ -88,7 +107,7 @@ def _postgres_unavailable() -> str | None:
     return None
 
 
-POSTGRES_UNAVAILABLE = _postgres_unavailable()
+POSTGRES_UNAVAILABLE = _decided("POSTGRES", _postgres_unavailable)
 if POSTGRES_UNAVAILABLE is None:
     DATABASES["pg"] = {
         "ENGINE": "django.db.backends.postgresql",
@@ -100,9 +119,43 @@ if POSTGRES_UNAVAILABLE is None:
     }
 
 
+def _mariadb_unavailable() -> str | None:
+    """Why MariaDB cannot be used, or None. In CI it is always used: absent, tests fail."""
+    if os.environ.get("CI"):
+        return None
+    if os.environ.get("BACKROOM_TEST_MARIADB") == "0":
+        return "BACKROOM_TEST_MARIADB=0"
+    try:
+        import MySQLdb
+
+        MySQLdb.connect(
+            host=os.environ.get("BACKROOM_MARIADB_HOST", "127.0.0.1"),
+            port=int(os.environ.get("BACKROOM_MARIADB_PORT", "3306")),
+            user=os.environ.get("BACKROOM_MARIADB_USER", "root"),
+            connect_timeout=3,
+        ).close()
+    except Exception as exc:  # noqa: BLE001 - any failure means: skip MariaDB tests
+        return f"MariaDB is not reachable: {exc}".strip()
+    return None
+
+
+MARIADB_UNAVAILABLE = _decided("MARIADB", _mariadb_unavailable)
+if MARIADB_UNAVAILABLE is None:
+    DATABASES["maria"] = {
+        "ENGINE": "django.db.backends.mysql",
+        "HOST": os.environ.get("BACKROOM_MARIADB_HOST", "127.0.0.1"),
+        "PORT": os.environ.get("BACKROOM_MARIADB_PORT", "3306"),
+        "USER": os.environ.get("BACKROOM_MARIADB_USER", "root"),
+        "PASSWORD": "",
+        "NAME": _maria_name if _in_subprocess else "test",
+        "OPTIONS": {"charset": "utf8mb4"},
+        "TEST": {"NAME": _maria_name, "CHARSET": "utf8mb4"},
+    }
+
+
 def _redis_unavailable() -> str | None:
     """Why Redis cannot be used, or None. In CI it is always used: absent, tests fail."""
-    if os.environ.get("CI") or os.environ.get("BACKROOM_TEST_SUBPROCESS"):
+    if os.environ.get("CI"):
         return None
     if os.environ.get("BACKROOM_TEST_REDIS") == "0":
         return "BACKROOM_TEST_REDIS=0"
@@ -117,8 +170,8 @@ def _redis_unavailable() -> str | None:
 
 REDIS_URL = os.environ.get("BACKROOM_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 # Every key of this run (and of its worker subprocesses) starts with this; Redis is shared.
-REDIS_PREFIX = os.environ.setdefault("BACKROOM_TEST_REDIS_PREFIX", f"backroom-test-{os.getpid()}")
-REDIS_UNAVAILABLE = _redis_unavailable()
+REDIS_PREFIX = _per_run("BACKROOM_TEST_REDIS_PREFIX", lambda: f"backroom-test-{os.getpid()}")
+REDIS_UNAVAILABLE = _decided("REDIS", _redis_unavailable)
 
 
 def private_postgres(port: int) -> dict:
@@ -136,7 +189,12 @@ def private_postgres(port: int) -> dict:
 if os.environ.get("BACKROOM_TEST_PRIVATE_PG_PORT"):
     DATABASES["pg_private"] = private_postgres(int(os.environ["BACKROOM_TEST_PRIVATE_PG_PORT"]))
 
-_fast = {"LEASE_SECONDS": 3, "HEARTBEAT_SECONDS": 0.5, "POLL_INTERVAL_SECONDS": 0.1}
+# Short leases, so that tests of lost workers end quickly; a test may ask its worker processes for another.
+_fast = {
+    "LEASE_SECONDS": float(os.environ.get("BACKROOM_TEST_LEASE_SECONDS", 3)),
+    "HEARTBEAT_SECONDS": 0.5,
+    "POLL_INTERVAL_SECONDS": 0.1,
+}
 TASKS = {
     "default": {"BACKEND": "backroom.backends.DatabaseBackend", "OPTIONS": dict(_fast)},
 }
@@ -145,10 +203,49 @@ if "pg" in DATABASES:
         "BACKEND": "backroom.backends.DatabaseBackend",
         "OPTIONS": {**_fast, "DATABASE": "pg"},
     }
+if "maria" in DATABASES:
+    TASKS["maria"] = {
+        "BACKEND": "backroom.backends.DatabaseBackend",
+        "OPTIONS": {**_fast, "DATABASE": "maria"},
+    }
 if REDIS_UNAVAILABLE is None:
     TASKS["redis"] = {
         "BACKEND": "backroom.backends.RedisBackend",
         "OPTIONS": {**_fast, "REDIS_URL": REDIS_URL, "KEY_PREFIX": REDIS_PREFIX},
+    }
+
+
+def _redis_cluster_url() -> tuple[str | None, str | None]:
+    """The URL of the test run's own Redis Cluster (started here, once per run), or why there is none."""
+    if os.environ.get("BACKROOM_TEST_CLUSTER_URL"):  # a worker subprocess: the run's cluster
+        return os.environ["BACKROOM_TEST_CLUSTER_URL"], None
+    if not os.environ.get("CI"):
+        if os.environ.get("BACKROOM_TEST_REDIS_CLUSTER") == "0":
+            return None, "BACKROOM_TEST_REDIS_CLUSTER=0"
+        if REDIS_UNAVAILABLE is not None:
+            return None, REDIS_UNAVAILABLE
+    import atexit
+
+    from tests.redis_cluster import SERVER, start_cluster
+
+    if SERVER is None and not os.environ.get("CI"):
+        return None, "redis-server is not installed: no Redis Cluster to start"
+    cluster = start_cluster()
+    atexit.register(cluster.stop)
+    os.environ["BACKROOM_TEST_CLUSTER_URL"] = cluster.url
+    return cluster.url, None
+
+
+REDIS_CLUSTER_URL, REDIS_CLUSTER_UNAVAILABLE = _redis_cluster_url()
+if REDIS_CLUSTER_URL is not None:
+    TASKS["cluster"] = {
+        "BACKEND": "backroom.backends.RedisBackend",
+        "OPTIONS": {
+            **_fast,
+            "REDIS_URL": REDIS_CLUSTER_URL,
+            "REDIS_CLUSTER": True,
+            "KEY_PREFIX": REDIS_PREFIX,
+        },
     }
 
 if "pg_private" in DATABASES:

@@ -26,79 +26,88 @@ def runs(store: str) -> Any:
     return Run.objects.using(db_for(store))
 
 
-def stored_job(store: str, job_id: str) -> Any:
-    """The stored job, read through the store's broker (works for every store)."""
-    from backroom.compat import task_backends
+def store_of(alias: str) -> Any:
+    """The backroom Store behind a TASKS alias."""
+    from backroom.backends.stores import store_for
 
-    record = task_backends[store].broker.get(job_id)
-    assert record is not None, f"job {job_id} is not in store {store}"
+    return store_for(alias)
+
+
+def stored_job(alias: str, job_id: str) -> Any:
+    """The stored job, read through the store's broker (works for every store)."""
+    record = store_of(alias).broker.get(job_id)
+    assert record is not None, f"job {job_id} is not in store {alias}"
     return record
 
 
-def delete_redis_keys() -> None:
+def redis_of(alias: str = "redis") -> Any:
+    """The RedisStore (client, keys, scripts) behind a Redis alias."""
+    return store_of(alias).broker.redis
+
+
+def delete_redis_keys(alias: str = "redis") -> None:
     """Delete this run's Redis keys (all under its own prefix): Redis is shared, never flushed."""
-    from backroom.compat import task_backends
-
-    task_backends["redis"].broker.delete_all_keys()
+    redis_of(alias).delete_all_keys()
 
 
-def job_count(store: str) -> int:
-    """How many jobs the store holds, whatever their status."""
+def _is_redis(alias: str) -> bool:
     from backroom.brokers.redis import RedisBroker
-    from backroom.compat import task_backends
+
+    return isinstance(store_of(alias).broker, RedisBroker)
+
+
+def job_count(alias: str) -> int:
+    """How many jobs the store holds, whatever their status."""
     from backroom.models import Job
 
-    broker = task_backends[store].broker
-    if isinstance(broker, RedisBroker):  # one hash per job
-        return sum(1 for _ in broker.client.scan_iter(match=broker.key("job", "*")))
-    return Job.objects.using(store).count()
+    if _is_redis(alias):  # one hash per job
+        redis = redis_of(alias)
+        return sum(1 for _ in redis.client.scan_iter(match=f"{{{redis.keys.prefix}:*}}:job:*", count=1000))
+    return Job.objects.using(alias).count()
 
 
-def schedule_runs(store: str, name: str | None = None) -> list[tuple[str, Any, str]]:
+def schedule_runs(alias: str, name: str | None = None) -> list[tuple[str, Any, str]]:
     """The recorded schedule slots (name, slot time, job id), oldest first, of one schedule or all."""
-    from backroom.brokers.redis import RedisBroker
     from backroom.brokers.redis.codec import from_micros
-    from backroom.compat import task_backends
     from backroom.models import ScheduleRun
 
-    broker = task_backends[store].broker
-    if isinstance(broker, RedisBroker):  # per schedule: slots in a sorted set, their jobs in a hash
-        names = [name] if name else sorted(broker.client.smembers(broker.key("schedules")))
+    if _is_redis(alias):  # per queue and schedule: slots in a sorted set, their jobs in a hash
+        redis = redis_of(alias)
         found = []
-        for schedule in names:
-            served = broker.client.hgetall(broker.key("schedule", schedule, "runs"))
-            for slot in broker.client.zrange(broker.key("schedule", schedule, "slots"), 0, -1):
-                found.append((schedule, from_micros(slot), served[slot].split(" ")[0]))
+        for queue in redis.queue_names():
+            names = [name] if name else sorted(redis.client.smembers(redis.keys.of_queue(queue, "schedules")))
+            for schedule in names:
+                served = redis.client.hgetall(redis.keys.of_queue(queue, f"schedule:{schedule}:runs"))
+                for slot in redis.client.zrange(
+                    redis.keys.of_queue(queue, f"schedule:{schedule}:slots"), 0, -1
+                ):
+                    found.append((schedule, from_micros(slot), served[slot].split(" ")[0]))
         return sorted(found, key=lambda run: run[1])
-    rows = ScheduleRun.objects.using(store).order_by("slot_at")
+    rows = ScheduleRun.objects.using(alias).order_by("slot_at")
     if name:
         rows = rows.filter(schedule_name=name)
     return [(r.schedule_name, r.slot_at, str(r.job_id)) for r in rows]
 
 
-def delete_job(store: str, job_id: str) -> None:
+def delete_job(alias: str, job_id: str) -> None:
     """Remove a job from the store, as pruning or an operator would."""
-    from backroom.brokers.redis import RedisBroker
-    from backroom.compat import task_backends
     from backroom.models import Job
 
-    broker = task_backends[store].broker
-    if isinstance(broker, RedisBroker):
-        broker.client.delete(broker.key("job", job_id))
+    if _is_redis(alias):
+        job = stored_job(alias, job_id)
+        redis_of(alias).client.delete(redis_of(alias).keys.job(job.queue_name, job_id))
     else:
-        Job.objects.using(store).filter(id=job_id).delete()
+        Job.objects.using(alias).filter(id=job_id).delete()
 
 
-def worker_count(store: str) -> int:
+def worker_count(alias: str) -> int:
     """How many workers are registered in the store."""
-    from backroom.brokers.redis import RedisBroker
-    from backroom.compat import task_backends
     from backroom.models import Worker
 
-    broker = task_backends[store].broker
-    if isinstance(broker, RedisBroker):
-        return broker.client.hlen(broker.key("workers"))
-    return Worker.objects.using(store).count()
+    if _is_redis(alias):
+        redis = redis_of(alias)
+        return redis.client.hlen(redis.keys.workers)
+    return Worker.objects.using(alias).count()
 
 
 def wait_until(

@@ -4,7 +4,8 @@ import asyncio
 import os
 import time
 
-from backroom.compat import task
+from backroom import RetryPolicy, task
+from backroom.exceptions import JobCancelled
 
 from .support import runs
 
@@ -102,3 +103,44 @@ def returns_set():
 
 def not_a_task():
     return "plain function"
+
+
+@task(takes_context=True, max_attempts=3)
+def stop_when_asked(context, label, using="default", raise_it=True):
+    """Work in steps until asked to stop, then stop as the docs say: raise JobCancelled, or return."""
+    _record(f"{label}:started", using)
+    deadline = time.monotonic() + 60
+    while not context.is_cancel_requested():
+        if time.monotonic() > deadline:
+            raise TimeoutError("never asked to stop")
+        time.sleep(0.02)
+    if raise_it:
+        raise JobCancelled("asked to stop")
+    return "stopped"
+
+
+@task(timeout=0.3, max_attempts=2, retry=RetryPolicy(backoff_seconds=0, jitter=0))
+def stuck_in_c(seconds, label, using="default"):
+    """Block in C code (a sleep), which a timeout cannot interrupt: its thread is abandoned."""
+    _record(f"{label}:started", using)
+    time.sleep(seconds)
+    _record(label, using)
+
+
+@task(takes_context=True)
+def bad_progress(context, value):
+    """Report good progress, then try a value that is not a finite number; return what was said."""
+    context.set_progress(1, 2, "before")
+    number = {"nan": float("nan"), "inf": float("inf"), "-inf": float("-inf"), "true": True}.get(value, value)
+    try:
+        context.set_progress(number, 2, "after")
+    except ValueError as exc:
+        return str(exc)
+    return "accepted"
+
+
+@task(takes_context=True)
+def leaky(context, email, token=None):
+    """Show a secret in every place a job keeps data: progress, return value (and arguments)."""
+    context.set_progress(1, 1, f"mailing {email}")
+    return {"sent_to": email, "token": token}

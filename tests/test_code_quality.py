@@ -38,7 +38,16 @@ FORBIDDEN = re.compile(
 )
 #: The only modules that import by a name read from data: task paths and retry_on exception classes.
 DYNAMIC_IMPORTS = re.compile(r"\b(import_string|import_module)\(")
-DYNAMIC_IMPORT_ALLOWED = {"backroom/task.py", "backroom/retry.py", "backroom/management/commands/backroom.py"}
+DYNAMIC_IMPORT_ALLOWED = {
+    "backroom/task.py",
+    "backroom/retry.py",
+    # A name from settings (BACKROOM["REDACT"]), not from stored data:
+    "backroom/redaction.py",
+    # These import modules of backroom's own, named in code, not in data:
+    "backroom/management/commands/backroom.py",
+    "backroom/__init__.py",
+    "backroom/backends/__init__.py",
+}
 
 
 def test_no_pickle_or_eval_in_the_package():

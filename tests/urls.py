@@ -4,4 +4,5 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("backroom/", include("backroom.urls")),
+    path("status/", include("backroom.status.urls")),
 ]

@@ -1,4 +1,18 @@
-from .database import DatabaseBackend
-from .redis import RedisBackend
+"""backroom's backends for Django's Tasks framework, named in ``TASKS[...]["BACKEND"]``.
 
-__all__ = ["DatabaseBackend", "RedisBackend"]
+They are imported when first named, not with the package: ``import backroom``
+stays safe in a settings module, before Django's apps are loaded.
+"""
+
+import importlib
+from typing import Any
+
+_BACKENDS = {"DatabaseBackend": ".database", "RedisBackend": ".redis"}
+
+__all__ = list(_BACKENDS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _BACKENDS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_BACKENDS[name], __name__), name)

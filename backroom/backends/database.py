@@ -1,14 +1,14 @@
-"""The database backend: jobs in a table of your Django database (SQLite or PostgreSQL)."""
+"""The database backend: jobs in a table of your Django database (PostgreSQL, SQLite, MariaDB, MySQL)."""
 
-from functools import cached_property
 from typing import Any
 
 from django.core import checks
 from django.db import connections
 
-from ..brokers.base import Broker
-from ..brokers.database import DatabaseBroker
-from ..brokers.dialects import dialect_for
+from ..brokers.database import DatabaseBroker, DatabaseInspector, dialect_for
+from ..conf import BackendSettings
+from ..jobs.building import JobFactory
+from ..store import Store
 from .base import BackroomBackend
 
 
@@ -19,9 +19,19 @@ class DatabaseBackend(BackroomBackend):
     enqueued inside ``transaction.atomic()`` commits or rolls back with it.
     """
 
-    @cached_property
-    def broker(self) -> Broker:
-        return DatabaseBroker(self.settings.database)
+    def make_store(self, settings: BackendSettings) -> Store:
+        broker = DatabaseBroker(settings.database)
+        connection = connections[settings.database]
+        return Store(
+            alias=self.alias,
+            settings=settings,
+            broker=broker,
+            inspector=DatabaseInspector(settings.database),
+            jobs=JobFactory(settings, broker.new_ids),
+            sender=type(self),
+            queues=frozenset(self.queues),
+            description=f"database {settings.database!r} ({connection.vendor})",
+        )
 
     def check(self, **kwargs: Any) -> list[checks.CheckMessage]:
         messages = super().check(**kwargs) + self.check_database()

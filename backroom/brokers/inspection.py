@@ -1,18 +1,16 @@
-"""What the dashboard, the admin, metrics and the CLI may read from a store and do to it.
+"""What the dashboard, the admin, metrics and the CLI read from a store: the values of its reading half.
 
-A store's broker implements ``Inspector`` beside ``Broker``. Reads are
-bounded (one hour of history, pages of jobs) so that a dashboard refreshing
-every few seconds stays cheap; actions change only jobs in the state they
-name, so a click on a stale page changes nothing it should not.
+Reads are bounded (one hour of history, pages of jobs) so that a dashboard
+refreshing every few seconds stays cheap.
 """
 
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
-from .base import Broker, JobRecord
+from ..jobs.records import JobRecord, JobStatus
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -69,7 +67,7 @@ class JobFilter:
 
     queue_name: str | None = None
     task: str | None = None  # part of the task path, case-insensitive
-    status: str | None = None
+    status: JobStatus | None = None
     enqueued_after: datetime | None = None
     enqueued_before: datetime | None = None
     id_prefix: str | None = None  # a whole job id or its beginning
@@ -106,56 +104,56 @@ class WorkerState:
     started_at: datetime
     last_heartbeat_at: datetime
     running: list[RunningJob]
+    abandoned_threads: int = 0  # threads stuck past a timeout, still inside a task
 
     def serves(self, queue_name: str) -> bool:
         return not self.queues or queue_name in self.queues
 
 
-@runtime_checkable
-class Inspector(Broker, Protocol):
-    """A broker that can also show its jobs and workers, and act on jobs for people."""
+class TimingSamples:
+    """Wait and run times of finished jobs, gathered per queue and time bucket, then summed up as Timings."""
 
-    # Reading.
+    def __init__(self, since: datetime, bucket: timedelta) -> None:
+        self.since = since
+        self.bucket = bucket
+        self._groups: dict[tuple[str, datetime], tuple[list[float], list[float]]] = {}
 
-    def queue_stats(self, now: datetime) -> list[QueueStats]:
-        """Count ready, scheduled, running and failed jobs per queue that has any."""
+    def add(self, queue_name: str, finished_at: datetime, wait_seconds: float, run_seconds: float) -> None:
+        start = self.since + self.bucket * ((finished_at - self.since) // self.bucket)
+        waits, runs = self._groups.setdefault((queue_name, start), ([], []))
+        waits.append(max(0.0, wait_seconds))
+        runs.append(max(0.0, run_seconds))
 
-    def throughput(self, since: datetime) -> list[FinishedCount]:
-        """Count successful and failed jobs per queue and minute, from ``since``; empty minutes omitted."""
+    def timings(self) -> list[Timings]:
+        return [
+            Timings(
+                queue_name=queue_name,
+                start=start,
+                samples=len(waits),
+                wait_p50_seconds=percentile(waits, 0.5),
+                wait_p95_seconds=percentile(waits, 0.95),
+                run_p50_seconds=percentile(runs, 0.5),
+                run_p95_seconds=percentile(runs, 0.95),
+            )
+            for (queue_name, start), (waits, runs) in sorted(self._groups.items())
+        ]
 
-    def timings(self, since: datetime, bucket: timedelta, sample_per_minute: int) -> list[Timings]:
-        """Give wait and run percentiles per queue and time bucket, sampling each minute."""
 
-    def failed_tasks(self, limit: int) -> list[TaskFailures]:
-        """List the tasks with failed jobs, most failures first."""
-
-    def jobs(self, where: JobFilter, offset: int, limit: int) -> JobPage:
-        """List jobs matching ``where``, newest first."""
-
-    def workers(self) -> list[WorkerState]:
-        """List registered workers, live or not, with the jobs each holds."""
-
-    # Acting: each returns what it changed, and changes nothing in another state.
-
-    def retry_job(self, job_id: str, now: datetime) -> bool:
-        """Make a FAILED or CANCELLED job READY now, with at least one attempt left.
-
-        Attempts and errors are kept (the history stays whole); ``max_attempts``
-        grows to ``attempts + 1`` if the attempts were used up. Refused while
-        another active job holds the same unique key.
-        """
-
-    def cancel_job(self, job_id: str, now: datetime, by: str) -> bool:
-        """Make a READY job CANCELLED, recording who cancelled it as its error."""
-
-    def request_cancel(self, job_id: str) -> bool:
-        """Ask a RUNNING job to stop; the task sees it through ``is_cancel_requested()``."""
-
-    def retry_failed(self, task_path: str, now: datetime) -> int:
-        """Retry every FAILED job of a task, as ``retry_job`` does; return how many."""
-
-    def delete_failed(self, task_path: str) -> int:
-        """Delete every FAILED job of a task; return how many."""
+def running_jobs(jobs: Sequence[JobRecord]) -> dict[str, list[RunningJob]]:
+    """Group RUNNING jobs by the worker running them, as ``WorkerState.running`` lists them."""
+    running: dict[str, list[RunningJob]] = {}
+    for job in jobs:
+        running.setdefault(job.worker_id or "", []).append(
+            RunningJob(
+                id=job.id,
+                task_path=job.task_path,
+                queue_name=job.queue_name,
+                attempt=job.attempts,
+                started_at=job.last_attempted_at,
+                progress=job.progress,
+            )
+        )
+    return running
 
 
 def percentile(values: Sequence[float], fraction: float) -> float:

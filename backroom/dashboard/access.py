@@ -1,4 +1,9 @@
-"""Who may see the dashboard (active staff) and who may act on jobs (``backroom.change_job``)."""
+"""Who may see the dashboard (``backroom.view_job``) and who may act on jobs (``backroom.change_job``).
+
+Like the admin: both permissions are for active staff, the change permission
+includes viewing, and superusers have both. Every page is sent uncacheable,
+so that arguments and tracebacks never sit in a browser's or a proxy's cache.
+"""
 
 from collections.abc import Callable
 from functools import wraps
@@ -9,9 +14,11 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.urls import NoReverseMatch, reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_POST
 
+VIEW_PERMISSION = "backroom.view_job"
 CHANGE_PERMISSION = "backroom.change_job"
 
 View = Callable[..., HttpResponse]
@@ -32,26 +39,32 @@ def is_staff(request: HttpRequest) -> bool:
     return bool(user.is_authenticated and user.is_active and user.is_staff)
 
 
+def can_view(request: HttpRequest) -> bool:
+    return is_staff(request) and (
+        request.user.has_perm(VIEW_PERMISSION) or request.user.has_perm(CHANGE_PERMISSION)
+    )
+
+
 def can_act(request: HttpRequest) -> bool:
     return is_staff(request) and request.user.has_perm(CHANGE_PERMISSION)
 
 
-def staff_required(view: View) -> View:
-    """Send anonymous visitors to log in; refuse logged-in users who are not staff (403)."""
+def viewer_required(view: View) -> View:
+    """Send anonymous visitors to log in; refuse users who may not view jobs (403); never cache."""
 
     @wraps(view)
     def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path(), login_url())
-        if not is_staff(request):
-            raise PermissionDenied("The backroom dashboard is for staff.")
+        if not can_view(request):
+            raise PermissionDenied(f"The dashboard is for staff with the {VIEW_PERMISSION} permission.")
         return view(request, *args, **kwargs)
 
-    return guarded
+    return never_cache(guarded)
 
 
 def action(view: View) -> View:
-    """An action: staff only, POST only, CSRF-checked, and the change permission required."""
+    """An action: POST only, CSRF-checked, and the change permission required."""
 
     @wraps(view)
     def permitted(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -59,4 +72,4 @@ def action(view: View) -> View:
             raise PermissionDenied(f"Acting on jobs needs the {CHANGE_PERMISSION} permission.")
         return view(request, *args, **kwargs)
 
-    return staff_required(require_POST(csrf_protect(permitted)))
+    return viewer_required(require_POST(csrf_protect(permitted)))

@@ -11,8 +11,9 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 
-from .access import action, can_act, staff_required
-from .stores import Store, page_context, store_for
+from ..brokers.contract import Cancelled
+from .access import CHANGE_PERMISSION, action, can_act, viewer_required
+from .stores import Shown, page_context, shown_for
 
 logger = logging.getLogger(__name__)
 TEMPLATES = "backroom/dashboard/"
@@ -23,13 +24,13 @@ def _actor(request: HttpRequest) -> str:
     return f"{request.user.get_username()} (dashboard)"
 
 
-def _to_job(store: Store, job_id: UUID) -> HttpResponseRedirect:
+def _to_job(store: Shown, job_id: UUID) -> HttpResponseRedirect:
     return HttpResponseRedirect(reverse("backroom:job", args=[job_id]) + store.query())
 
 
 @action
 def retry_job(request: HttpRequest, job_id: UUID) -> HttpResponse:
-    store = store_for(request)
+    store = shown_for(request)
     if store.inspector.retry_job(str(job_id), timezone.now()):
         logger.info("job id=%s retried by %s", job_id, _actor(request))
         messages.success(request, "The job is ready to run again.", fail_silently=True)
@@ -45,12 +46,13 @@ def retry_job(request: HttpRequest, job_id: UUID) -> HttpResponse:
 
 @action
 def cancel_job(request: HttpRequest, job_id: UUID) -> HttpResponse:
-    store = store_for(request)
+    store = shown_for(request)
     actor = _actor(request)
-    if store.inspector.cancel_job(str(job_id), timezone.now(), by=actor):
+    done = store.inspector.cancel(str(job_id), timezone.now(), by=actor)
+    if done == Cancelled.CANCELLED:
         logger.info("job id=%s cancelled by %s", job_id, actor)
         messages.success(request, "The job is cancelled: no worker will run it.", fail_silently=True)
-    elif store.inspector.request_cancel(str(job_id)):
+    elif done == Cancelled.REQUESTED:
         logger.info("job id=%s asked to stop by %s", job_id, actor)
         messages.success(
             request,
@@ -73,14 +75,14 @@ def _task(request: HttpRequest) -> str:
     return str(form.cleaned_data["task"])
 
 
-@staff_required
+@viewer_required
 def confirm_failed(request: HttpRequest, verb: str) -> HttpResponse:
     """Show how many failed jobs a bulk action would touch, and the button that does it."""
     if verb not in BULK_VERBS:
         raise Http404("No such action.")
     if not can_act(request):
-        raise PermissionDenied("Acting on jobs needs the backroom.change_job permission.")
-    store = store_for(request)
+        raise PermissionDenied(f"Acting on jobs needs the {CHANGE_PERMISSION} permission.")
+    store = shown_for(request)
     task = _task(request)
     failures = {f.task_path: f.count for f in store.inspector.failed_tasks(limit=1000)}
     context = page_context(request, store, verb=verb, label=BULK_VERBS[verb], task=task)
@@ -92,7 +94,7 @@ def confirm_failed(request: HttpRequest, verb: str) -> HttpResponse:
 def act_on_failed(request: HttpRequest, verb: str) -> HttpResponse:
     if verb not in BULK_VERBS:
         raise Http404("No such action.")
-    store = store_for(request)
+    store = shown_for(request)
     task = _task(request)
     if verb == "retry":
         count = store.inspector.retry_failed(task, timezone.now())

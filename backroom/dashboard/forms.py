@@ -7,7 +7,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from ..brokers.inspection import JobFilter
-from ..models import JobStatus
+from ..jobs.records import JobStatus
 
 ID_PREFIX = re.compile(r"^[0-9a-fA-F-]{1,36}$")
 
@@ -15,7 +15,9 @@ ID_PREFIX = re.compile(r"^[0-9a-fA-F-]{1,36}$")
 class JobFilterForm(forms.Form):
     queue = forms.CharField(required=False, max_length=64)
     task = forms.CharField(required=False, max_length=255)
-    status = forms.ChoiceField(required=False, choices=[("", "any status"), *JobStatus.choices])
+    status = forms.ChoiceField(
+        required=False, choices=[("", "any status"), *((s.value, s.label) for s in JobStatus)]
+    )
     since = forms.DateTimeField(
         required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), label="Enqueued from"
     )
@@ -36,7 +38,7 @@ class JobFilterForm(forms.Form):
         return JobFilter(
             queue_name=data["queue"] or None,
             task=data["task"] or None,
-            status=data["status"] or None,
+            status=JobStatus(data["status"]) if data["status"] else None,
             enqueued_after=data["since"],
             enqueued_before=data["until"],
             id_prefix=data["id"] or None,

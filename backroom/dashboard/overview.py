@@ -7,8 +7,9 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
-from ..brokers.inspection import FinishedCount, Inspector, QueueStats, Timings
-from ..monitoring import Snapshot, worker_command
+from ..brokers.contract import Inspector
+from ..brokers.inspection import FinishedCount, QueueStats, Timings
+from ..monitoring.health import Snapshot, worker_command
 from .charts import Series, lines, stacked_bars
 
 HISTORY_MINUTES = 60

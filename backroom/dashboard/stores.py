@@ -1,4 +1,4 @@
-"""Which backend a dashboard request looks at: ``?backend=ALIAS``, else the default one."""
+"""Which store a dashboard request looks at: ``?backend=ALIAS``, else the default one."""
 
 from dataclasses import dataclass
 from typing import Any
@@ -7,16 +7,26 @@ from urllib.parse import urlencode
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 
-from ..brokers.inspection import Inspector
-from ..monitoring import default_alias, inspectors
+from ..backends.stores import default_alias, stores
+from ..brokers.contract import Inspector
+from ..store import Store
 from .access import can_act
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Store:
-    alias: str
-    inspector: Inspector
+class Shown:
+    """The store a page shows, among the backroom stores the project has."""
+
+    store: Store
     aliases: list[str]
+
+    @property
+    def alias(self) -> str:
+        return self.store.alias
+
+    @property
+    def inspector(self) -> Inspector:
+        return self.store.inspector
 
     def query(self, **params: Any) -> str:
         """A query string keeping the chosen backend (when it is not the default) and ``params``."""
@@ -26,20 +36,20 @@ class Store:
         return f"?{urlencode(kept)}" if kept else ""
 
 
-def store_for(request: HttpRequest) -> Store:
-    found = inspectors()
+def shown_for(request: HttpRequest) -> Shown:
+    found = stores()
     aliases = list(found)
     alias = request.GET.get("backend") or request.POST.get("backend") or default_alias(aliases)
     if alias not in found:
         raise Http404("No backroom backend by that name.")
-    return Store(alias=alias, inspector=found[alias], aliases=aliases)
+    return Shown(store=found[alias], aliases=aliases)
 
 
-def page_context(request: HttpRequest, store: Store, **extra: Any) -> dict[str, Any]:
+def page_context(request: HttpRequest, shown: Shown, **extra: Any) -> dict[str, Any]:
     """What every dashboard template uses, plus ``extra``."""
     return {
-        "store": store,
-        "backend_query": store.query(),
+        "store": shown,
+        "backend_query": shown.query(),
         "can_act": can_act(request),
         "now": timezone.now(),
         **extra,

@@ -2,11 +2,11 @@
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from django.utils.dateparse import parse_datetime
+from ..jobs.records import ErrorRecord, JobRecord, JobStatus
 
-from ..brokers.base import JobRecord
+#: The most attempts one timeline shows (the latest ones).
+ATTEMPTS_SHOWN = 100
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -18,13 +18,9 @@ class Event:
     css_class: str = ""
 
 
-def _moment(value: Any) -> datetime | None:
-    return parse_datetime(value) if isinstance(value, str) else None
-
-
-def _attempt_start(job: JobRecord, attempt: int, error: dict[str, Any] | None) -> datetime | None:
-    if error is not None and (recorded := _moment(error.get("started_at"))):
-        return recorded
+def _attempt_start(job: JobRecord, attempt: int, error: ErrorRecord | None) -> datetime | None:
+    if error is not None and error.started_at is not None:
+        return error.started_at
     if attempt == 1 and job.started_at is not None:
         return job.started_at
     return job.last_attempted_at if attempt == job.attempts else None
@@ -32,37 +28,36 @@ def _attempt_start(job: JobRecord, attempt: int, error: dict[str, Any] | None) -
 
 def timeline(job: JobRecord) -> list[Event]:
     """Enqueued, then each attempt's start and end with its worker, then a cancellation if any."""
-    errors = {e["attempt"]: e for e in job.errors if isinstance(e.get("attempt"), int)}
+    errors = {e.attempt: e for e in job.errors if e.attempt is not None}
     events = [Event(at=job.enqueued_at, what=f"enqueued on queue {job.queue_name}")]
     if job.run_after is not None:
         events.append(Event(at=job.run_after, what="due (run_after)"))
-    for attempt in range(1, job.attempts + 1):
+    # Only attempts something is known of: a stored count (edited to two billion, say) costs nothing.
+    known = {a for a in errors if 1 <= a <= job.attempts} | set(
+        range(1, min(len(job.worker_ids), job.attempts) + 1)
+    )
+    if job.attempts >= 1:
+        known.add(job.attempts)
+    shown = sorted(known)[-ATTEMPTS_SHOWN:]
+    if len(known) > len(shown):
+        events.append(Event(at=None, what=f"{len(known) - len(shown)} earlier attempts not shown"))
+    for attempt in shown:
         error = errors.get(attempt)
         worker = job.worker_ids[attempt - 1] if attempt <= len(job.worker_ids) else None
         events.append(
-            Event(
-                at=_attempt_start(job, attempt, error),
-                what="started",
-                attempt=attempt,
-                worker_id=worker,
-            )
+            Event(at=_attempt_start(job, attempt, error), what="started", attempt=attempt, worker_id=worker)
         )
         if error is not None:
-            name = str(error.get("exception_class_path", "error")).rsplit(".", 1)[-1]
             events.append(
-                Event(at=_moment(error.get("at")), what=f"failed: {name}", attempt=attempt, css_class="bad")
+                Event(at=error.at, what=f"failed: {error.exception_name}", attempt=attempt, css_class="bad")
             )
-        elif attempt == job.attempts and job.status == "SUCCESSFUL":
+        elif attempt == job.attempts and job.status == JobStatus.SUCCESSFUL:
             events.append(Event(at=job.finished_at, what="succeeded", attempt=attempt, css_class="ok"))
-        elif attempt == job.attempts and job.status == "RUNNING":
+        elif attempt == job.attempts and job.status == JobStatus.RUNNING:
             events.append(Event(at=None, what="running now", attempt=attempt, worker_id=job.worker_id))
     for error in job.errors:
-        if error.get("cancelled_by"):
-            events.append(
-                Event(
-                    at=_moment(error.get("at")), what=f"cancelled by {error['cancelled_by']}", css_class="bad"
-                )
-            )
-    if job.status == "READY" and job.attempts:
+        if error.cancelled_by:
+            events.append(Event(at=error.at, what=f"cancelled by {error.cancelled_by}", css_class="bad"))
+    if job.status == JobStatus.READY and job.attempts:
         events.append(Event(at=job.available_at, what="next attempt due"))
     return events

@@ -9,25 +9,27 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from ..brokers.base import JobRecord
-from ..monitoring import take_snapshot
-from .access import staff_required
+from ..jobs.records import ACTIVE, JobRecord, JobStatus
+from ..monitoring.health import take_snapshot
+from ..redaction import redact
+from .access import viewer_required
 from .forms import JobFilterForm
 from .overview import queue_charts, queue_rows
-from .stores import Store, page_context, store_for
+from .stores import Shown, page_context, shown_for
 from .timeline import timeline
 
 PAGE_SIZE = 50
+#: The deepest page of the job list: offsets past it help nobody and overflow a store's integers.
+MAX_PAGE = 10_000
 FAILED_TASKS_SHOWN = 20
 TEMPLATES = "backroom/dashboard/"
-ACTIVE = ("READY", "RUNNING")
 
 # Region name -> (template, reader adding what it shows to the context).
-Reader = Callable[[HttpRequest, Store], dict[str, Any]]
+Reader = Callable[[HttpRequest, Shown], dict[str, Any]]
 
 
 def _render_regions(
-    request: HttpRequest, store: Store, page: str, regions: dict[str, tuple[str, Reader]], **extra: Any
+    request: HttpRequest, store: Shown, page: str, regions: dict[str, tuple[str, Reader]], **extra: Any
 ) -> HttpResponse:
     """Render the whole page, or only the region the ``region`` parameter names."""
     name = request.GET.get("region")
@@ -42,8 +44,8 @@ def _render_regions(
     return render(request, TEMPLATES + template, context)
 
 
-def _queues(request: HttpRequest, store: Store) -> dict[str, Any]:
-    snapshot = take_snapshot(store.alias, store.inspector, timezone.now())
+def _queues(request: HttpRequest, store: Shown) -> dict[str, Any]:
+    snapshot = take_snapshot(store.store, timezone.now())
     return {
         "snapshot": snapshot,
         "rows": queue_rows(snapshot),
@@ -51,39 +53,43 @@ def _queues(request: HttpRequest, store: Store) -> dict[str, Any]:
     }
 
 
-def _charts(request: HttpRequest, store: Store) -> dict[str, Any]:
+def _charts(request: HttpRequest, store: Shown) -> dict[str, Any]:
     return {"charts": queue_charts(store.inspector, timezone.now())}
 
 
-def _workers(request: HttpRequest, store: Store) -> dict[str, Any]:
-    return {"snapshot": take_snapshot(store.alias, store.inspector, timezone.now())}
+def _workers(request: HttpRequest, store: Shown) -> dict[str, Any]:
+    return {"snapshot": take_snapshot(store.store, timezone.now())}
 
 
-@staff_required
+@viewer_required
 def overview(request: HttpRequest) -> HttpResponse:
     regions: dict[str, tuple[str, Reader]] = {
         "queues": ("_queues.html", _queues),
         "charts": ("_charts.html", _charts),
     }
-    return _render_regions(request, store_for(request), "overview.html", regions)
+    return _render_regions(request, shown_for(request), "overview.html", regions)
 
 
-@staff_required
+@viewer_required
 def workers(request: HttpRequest) -> HttpResponse:
     regions: dict[str, tuple[str, Reader]] = {"workers": ("_workers.html", _workers)}
-    return _render_regions(request, store_for(request), "workers.html", regions)
+    return _render_regions(request, shown_for(request), "workers.html", regions)
 
 
 def _page_number(request: HttpRequest) -> int:
+    """The page asked for; 1 for what is not a number, 404 past MAX_PAGE (narrow the filters instead)."""
     try:
-        return max(1, int(request.GET.get("page", "1")))
+        number = int(request.GET.get("page", "1"))
     except ValueError:
         return 1
+    if number > MAX_PAGE:
+        raise Http404(f"The job list has at most {MAX_PAGE:,} pages: filter it to go further back.")
+    return max(1, number)
 
 
-@staff_required
+@viewer_required
 def jobs(request: HttpRequest) -> HttpResponse:
-    store = store_for(request)
+    store = shown_for(request)
     form = JobFilterForm(request.GET)
     found: list[JobRecord] = []
     has_next = False
@@ -109,20 +115,20 @@ def _pretty(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
 
 
-@staff_required
+@viewer_required
 def job(request: HttpRequest, job_id: UUID) -> HttpResponse:
-    store = store_for(request)
-    record = store.inspector.get(str(job_id))
-    if record is None:
+    store = shown_for(request)
+    found = store.inspector.get(str(job_id))
+    if found is None:
         raise Http404("No such job in this backend.")
+    record = redact(found)
 
-    def read(request: HttpRequest, store: Store) -> dict[str, Any]:
+    def read(request: HttpRequest, store: Shown) -> dict[str, Any]:
         current = record
         return {
             "job": current,
             "live": current.status in ACTIVE,
-            "cancel_requested": current.status == "RUNNING"
-            and store.inspector.is_cancel_requested(current.id),
+            "cancel_requested": current.status == JobStatus.RUNNING and current.cancel_requested,
             "timeline": timeline(current),
             "arguments": _pretty({"args": current.args, "kwargs": current.kwargs}),
             "return_value": _pretty(current.return_value),

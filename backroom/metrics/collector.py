@@ -7,7 +7,8 @@ from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from ..monitoring import inspectors, take_snapshot
+from ..backends.stores import stores
+from ..monitoring.health import take_snapshot
 
 STATES = ("ready", "scheduled", "running", "failed")
 
@@ -39,16 +40,23 @@ class StoreCollector(Collector):
             "Registered workers: live (heartbeat within the lease) or stale.",
             labels=["backend", "state"],
         )
+        abandoned = GaugeMetricFamily(
+            "backroom_worker_abandoned_threads",
+            "Threads of a live worker stuck in a task past its timeout (it recycles at its concurrency).",
+            labels=["backend", "worker"],
+        )
         now = self.clock()
-        for alias, inspector in inspectors().items():
-            snapshot = take_snapshot(alias, inspector, now)
+        for alias, store in stores().items():
+            snapshot = take_snapshot(store, now)
             for queue in snapshot.queues:
                 for status in STATES:
                     jobs.add_metric([alias, queue.queue_name, status], getattr(queue, status))
                 age = snapshot.oldest_ready_age(queue)
                 oldest.add_metric([alias, queue.queue_name], 0.0 if age is None else age.total_seconds())
                 unserved.add_metric([alias, queue.queue_name], float(queue.queue_name in snapshot.unserved))
-            live = len(snapshot.live_workers())
-            workers.add_metric([alias, "live"], live)
-            workers.add_metric([alias, "stale"], len(snapshot.workers) - live)
-        return [jobs, oldest, unserved, workers]
+            live = snapshot.live_workers()
+            workers.add_metric([alias, "live"], len(live))
+            workers.add_metric([alias, "stale"], len(snapshot.workers) - len(live))
+            for worker in live:
+                abandoned.add_metric([alias, worker.state.id], worker.state.abandoned_threads)
+        return [jobs, oldest, unserved, workers, abandoned]

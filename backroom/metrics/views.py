@@ -1,14 +1,15 @@
-"""``/backroom/metrics``: Prometheus text for a staff session or ``BACKROOM["METRICS_TOKEN"]``."""
+"""``/backroom/metrics``: Prometheus text for dashboard viewers or ``BACKROOM["METRICS_TOKEN"]``."""
 
 import hmac
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from ..dashboard.access import is_staff
+from ..dashboard.access import can_view
 from .collector import StoreCollector
 
 
@@ -25,11 +26,14 @@ def _bearer_matches(request: HttpRequest) -> bool:
     return hmac.compare_digest(offered.strip().encode(), token.encode())
 
 
+@never_cache
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
-    if not (_bearer_matches(request) or is_staff(request)):
+    if not (_bearer_matches(request) or can_view(request)):
         if request.user.is_authenticated:
-            raise PermissionDenied("Metrics are for staff or a bearer of BACKROOM['METRICS_TOKEN'].")
+            raise PermissionDenied(
+                "Metrics are for staff who may view jobs, or a bearer of BACKROOM['METRICS_TOKEN']."
+            )
         refused = HttpResponse("Authentication required.\n", status=401, content_type="text/plain")
         refused["WWW-Authenticate"] = 'Bearer realm="backroom"'
         return refused

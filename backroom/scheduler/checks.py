@@ -4,8 +4,8 @@ from typing import Any
 
 from django.core import checks
 
-from ..pruning import read_retention
 from .registry import declared, problems
+from .retention import read_retention
 
 
 @checks.register()

@@ -16,12 +16,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.conf import settings
 from django.utils.module_loading import autodiscover_modules
 
-from ..compat import DEFAULT_TASK_BACKEND_ALIAS, InvalidTask, Task, task_backends
+from ..backends.stores import is_backroom
+from ..compat import DEFAULT_TASK_BACKEND_ALIAS, InvalidTask, Task
 from ..conf import backroom_setting
-from ..cron import InvalidCron, expand
 from ..exceptions import UnknownTask
-from ..serialization import dumps
+from ..jobs.json import dumps
 from ..task import load_task
+from .cron import InvalidCron, expand
 from .declaration import Missed, Schedule
 
 SETTING = "SCHEDULES"
@@ -114,10 +115,7 @@ def _from_setting(name: str, entry: Any) -> Schedule | str:
 
 def _has_maintenance() -> bool:
     """Whether the default backend is a backroom one, whose finished jobs need pruning."""
-    tasks_setting = getattr(settings, "TASKS", {})
-    if DEFAULT_TASK_BACKEND_ALIAS not in tasks_setting:
-        return False
-    return hasattr(task_backends[DEFAULT_TASK_BACKEND_ALIAS], "enqueue_slot")
+    return is_backroom(DEFAULT_TASK_BACKEND_ALIAS)
 
 
 def declared() -> Declared:
@@ -236,7 +234,7 @@ def _task_problems(s: Schedule) -> list[str]:
         return [f"'task': {exc}"]
     except InvalidTask as exc:
         return [f"{exc}"]
-    if not hasattr(task.get_backend(), "enqueue_slot"):
+    if not is_backroom(task.backend):
         return [f"the task's backend {task.backend!r} is not a backroom backend; no scheduler would run it."]
     leading = [None] if task.takes_context else []
     try:

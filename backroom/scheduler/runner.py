@@ -18,10 +18,12 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
-from ..compat import InvalidTask, Task
+from ..compat import InvalidTask, Task, TaskResult, task_enqueued
+from ..exceptions import StoreError
+from ..jobs.results import ready_results
+from ..store import Store
 from .declaration import Schedule
 from .registry import declared, problems, resolve, zone
 from .slots import due, next_slot
@@ -53,10 +55,10 @@ class _Plan:
 
 
 class Scheduler:
-    """Enqueues the due slots of the given schedules on ``backend``; ``tick(now)`` does one pass."""
+    """Enqueues the due slots of the given schedules into ``store``; ``tick(now)`` does one pass."""
 
-    def __init__(self, backend: Any, schedules: Sequence[Schedule]) -> None:
-        self.backend = backend
+    def __init__(self, store: Store, schedules: Sequence[Schedule]) -> None:
+        self.store = store
         self._plans = [_Plan(s, resolve(s), zone(s)) for s in schedules]
         self._started = False
 
@@ -81,7 +83,7 @@ class Scheduler:
 
     def _start(self, now: datetime) -> None:
         """Pick up from each schedule's last recorded slot, or from now for a new schedule."""
-        last = self.backend.broker.last_slots([plan.schedule.name for plan in self._plans])
+        last = self.store.broker.last_slots([plan.schedule.name for plan in self._plans])
         for plan in self._plans:
             recorded = last.get(plan.schedule.name)
             plan.since = recorded.slot_at if recorded is not None else now
@@ -99,39 +101,56 @@ class Scheduler:
         enqueued = []
         for slot in found.run:
             try:
-                result = self.backend.enqueue_slot(
-                    plan.task, schedule.args, schedule.kwargs, schedule.name, slot
-                )
+                result = self.enqueue_slot(plan.task, schedule.args, schedule.kwargs, schedule.name, slot)
             except InvalidTask as exc:
                 logger.error("schedule name=%s slot=%s cannot be enqueued: %s", schedule.name, slot, exc)
                 continue
             if result is None:
                 continue  # another scheduler got there first
+            job_id = result if isinstance(result, str) else result.id
             logger.info(
                 "schedule name=%s slot=%s enqueued job id=%s task=%s",
-                schedule.name, slot.isoformat(), result.id, schedule.task,
+                schedule.name, slot.isoformat(), job_id, schedule.task,
             )  # fmt: skip
-            enqueued.append(Enqueued(schedule_name=schedule.name, slot_at=slot, job_id=result.id))
+            enqueued.append(Enqueued(schedule_name=schedule.name, slot_at=slot, job_id=job_id))
         return enqueued
 
+    def enqueue_slot(
+        self, task: Task, args: Sequence[Any], kwargs: Any, schedule_name: str, slot_at: datetime
+    ) -> TaskResult | str | None:
+        """Enqueue a schedule's job for one slot; None when a scheduler already did.
+
+        Returns the TaskResult of the new job, or the id of the active job
+        holding the task's unique key, which then serves the slot.
+        """
+        job = self.store.jobs.new_job(task, args, kwargs)
+        job_id = self.store.broker.enqueue_slot(job, schedule_name, slot_at)
+        if job_id is None or job_id != job.id:
+            return job_id
+        result = ready_results(
+            task, self.store.alias, [job.id], [(list(args), dict(kwargs))], job.enqueued_at
+        )[0]
+        task_enqueued.send(self.store.sender, task_result=result)
+        return result
+
     def run(self, stop: threading.Event, clock: Callable[[], datetime] = timezone.now) -> None:
-        """Tick every ``TICK_SECONDS`` until ``stop`` is set, riding out a lost database."""
+        """Tick every ``TICK_SECONDS`` until ``stop`` is set, riding out a lost store."""
         backoff = ERROR_BACKOFF_SECONDS[0]
         while not stop.is_set():
             try:
                 self.tick(clock())
                 backoff = ERROR_BACKOFF_SECONDS[0]
-            except (OperationalError, InterfaceError) as exc:
-                logger.warning("database unavailable, retrying in %.1fs: %s", backoff, exc)
-                self.backend.broker.reset_connection()
+            except StoreError as exc:
+                logger.warning("store unavailable, retrying in %.1fs: %s", backoff, exc)
+                self.store.broker.reset_connection()
                 stop.wait(backoff)
                 backoff = min(backoff * 2, ERROR_BACKOFF_SECONDS[1])
                 continue
             stop.wait(TICK_SECONDS)
 
 
-def scheduler_for(backend: Any) -> Scheduler | None:
-    """Return a scheduler for the valid schedules of ``backend``, or None when it has none.
+def scheduler_for(store: Store) -> Scheduler | None:
+    """Return a scheduler for the valid schedules of ``store``, or None when it has none.
 
     Invalid schedules are left out with an error in the log (the system checks
     report them at start-up, unless they were skipped).
@@ -140,6 +159,6 @@ def scheduler_for(backend: Any) -> Scheduler | None:
     for schedule in declared().schedules:
         if found := problems(schedule):
             logger.error("%s; it will not run", " ".join(found))
-        elif resolve(schedule).backend == backend.alias:
+        elif resolve(schedule).backend == store.alias:
             schedules.append(schedule)
-    return Scheduler(backend, schedules) if schedules else None
+    return Scheduler(store, schedules) if schedules else None

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 
-from .. import cron
+from . import cron
 from .declaration import Missed, Schedule
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

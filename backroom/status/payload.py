@@ -3,8 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from ..brokers.base import JobRecord
-from ..models import FINISHED_STATUSES
+from ..jobs.records import JobRecord, JobStatus
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -18,10 +17,10 @@ def status_payload(record: JobRecord, *, now: datetime, expose_return_value: boo
     ``return_value`` is present only when the token allows it and the job
     succeeded.
     """
-    waiting_to_retry = record.status == "READY" and record.attempts > 0 and record.available_at > now
+    waiting_to_retry = record.status == JobStatus.READY and record.attempts > 0 and record.available_at > now
     payload: dict[str, Any] = {
-        "status": record.status,
-        "finished": record.status in FINISHED_STATUSES,
+        "status": record.status.value,
+        "finished": record.status.is_finished,
         "attempts": record.attempts,
         "max_attempts": record.max_attempts,
         "retry_at": _iso(record.available_at) if waiting_to_retry else None,
@@ -30,6 +29,6 @@ def status_payload(record: JobRecord, *, now: datetime, expose_return_value: boo
         "started_at": _iso(record.started_at),
         "finished_at": _iso(record.finished_at),
     }
-    if expose_return_value and record.status == "SUCCESSFUL":
+    if expose_return_value and record.status == JobStatus.SUCCESSFUL:
         payload["return_value"] = record.return_value
     return payload

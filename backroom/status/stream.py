@@ -3,24 +3,33 @@
 The decisions (what to send, when to stop) live in ``StatusStream``; the two
 drivers only read the store and wait, blocking under WSGI or awaiting under
 ASGI, where a blocking iterator would be read to its end before anything is
-sent.
+sent. Each read returns the job's payload, or ``Gone`` when the stream must
+end without one.
 """
 
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.core.serializers.json import DjangoJSONEncoder
 
 #: How long EventSource waits before reconnecting to a stream that closed early.
 RECONNECT_MILLISECONDS = 2000
 KEEPALIVE = ": keep-alive\n\n"
 
-Payload = dict[str, Any] | None
+
+class Gone(StrEnum):
+    """Why a stream ends without a status: the reason its ``end`` event gives."""
+
+    MISSING = "missing"  # the job was deleted since the stream opened
+    EXPIRED = "expired"  # the token outlived BACKROOM["STATUS_TOKEN_MAX_AGE"]
+
+
+Reading = dict[str, Any] | Gone
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -50,15 +59,15 @@ class StatusStream:
         self.clock = clock
         self._opened_at = clock()
         self._last_sent_at = self._opened_at
-        self._last_payload: Payload = None
+        self._last_payload: dict[str, Any] | None = None
 
     def opening(self) -> str:
         return f"retry: {RECONNECT_MILLISECONDS}\n\n"
 
-    def after_read(self, payload: Payload) -> tuple[list[str], bool]:
+    def after_read(self, payload: Reading) -> tuple[list[str], bool]:
         """Return the chunks to send for this read, and whether the stream is over."""
-        if payload is None:  # the job was deleted since the stream opened
-            return [sse_event("end", {"reason": "missing"})], True
+        if isinstance(payload, Gone):
+            return [sse_event("end", {"reason": payload.value})], True
         now = self.clock()
         chunks = []
         if payload != self._last_payload:
@@ -76,36 +85,42 @@ class StatusStream:
 
 
 def stream(
-    read: Callable[[], Payload],
+    read: Callable[[], Reading],
     limits: StreamLimits,
     *,
+    first: Reading | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[str]:
-    """Yield the events of one job, reading its status every ``poll_seconds``."""
+    """Yield the events of one job, reading its status every ``poll_seconds`` (``first``: read already)."""
     decide = StatusStream(limits, clock)
     yield decide.opening()
+    reading = first if first is not None else read()
     while True:
-        chunks, over = decide.after_read(read())
+        chunks, over = decide.after_read(reading)
         yield from chunks
         if over:
             return
         sleep(limits.poll_seconds)
+        reading = read()
 
 
 async def astream(
-    read: Callable[[], Payload],
+    read: Callable[[], Awaitable[Reading]],
     limits: StreamLimits,
     *,
+    first: Reading | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> AsyncIterator[str]:
-    """Yield the events of one job without holding a thread while it waits (ASGI)."""
+    """Yield the events of one job, awaiting its reads and the waits between them (ASGI)."""
     decide = StatusStream(limits, clock)
     yield decide.opening()
+    reading = first if first is not None else await read()
     while True:
-        chunks, over = decide.after_read(await sync_to_async(read)())
+        chunks, over = decide.after_read(reading)
         for chunk in chunks:
             yield chunk
         if over:
             return
         await asyncio.sleep(limits.poll_seconds)
+        reading = await read()

@@ -1,6 +1,7 @@
 """Signed tokens that name one task result, so that only its holder can read its status."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.core import signing
@@ -24,7 +25,8 @@ def status_token(result: TaskResult, *, expose_return_value: bool = False) -> st
 
     The token binds the result id and its backend alias; with
     ``expose_return_value=True`` the endpoint also shows the return value,
-    which is otherwise never sent.
+    which is otherwise never sent. It carries the time it was signed, which
+    ``BACKROOM["STATUS_TOKEN_MAX_AGE"]`` is checked against.
     """
     payload: dict[str, Any] = {"id": result.id, "backend": result.backend}
     if expose_return_value:
@@ -32,11 +34,12 @@ def status_token(result: TaskResult, *, expose_return_value: bool = False) -> st
     return signing.dumps(payload, salt=SALT)
 
 
-def read_status_token(token: str) -> StatusGrant | None:
-    """Return the grant a token carries, or None when it is forged, altered or malformed."""
+def read_status_token(token: str, *, max_age_seconds: float | None = None) -> StatusGrant | None:
+    """Return the grant a token carries, or None when it is forged, altered, malformed or too old."""
     try:
-        payload = signing.loads(token, salt=SALT)
-    except signing.BadSignature:
+        max_age = None if max_age_seconds is None else timedelta(seconds=max_age_seconds)
+        payload = signing.loads(token, salt=SALT, max_age=max_age)
+    except signing.BadSignature:  # SignatureExpired too
         return None
     if not isinstance(payload, dict):
         return None

@@ -6,8 +6,8 @@ from typing import Any
 from django import template
 from django.utils import timezone
 
-from .. import humanize
-from ..dashboard.stores import Store
+from ..dashboard.stores import Shown
+from ..monitoring import humanize
 
 register = template.Library()
 
@@ -22,6 +22,6 @@ def ago(moment: datetime | None) -> str:
 
 
 @register.simple_tag
-def query(store: Store, **params: Any) -> str:
+def query(store: Shown, **params: Any) -> str:
     """A query string with ``params``, keeping the backend the page shows."""
     return store.query(**params)

@@ -1,4 +1,10 @@
-"""Run one claimed job and say how it ended. Nothing here writes to the store."""
+"""Run one held job and say how it ended. Nothing here writes to the store.
+
+The outcome is a ``Transition``: SUCCESSFUL, FAILED, CANCELLED, or READY
+when the retry policy gives the job another attempt. Django's signals are
+sent here, with the TaskResult as the store will show it once the worker
+records the outcome.
+"""
 
 import asyncio
 import logging
@@ -13,37 +19,39 @@ from typing import Any
 
 from django.db import close_old_connections
 
-from ..brokers.base import Broker, ClaimRef, JobRecord, Outcome
+from ..brokers.contract import Broker, ClaimRef, Transition
 from ..compat import InvalidTask, Task, task_finished, task_started
-from ..exceptions import CorruptJob, JobTimeout, UnknownTask
-from ..results import task_result
+from ..exceptions import CorruptJob, JobCancelled, JobTimeout, UnknownTask
+from ..jobs.json import dumps, loads, storable_text
+from ..jobs.records import ErrorRecord, JobRecord, JobStatus, error_path
+from ..jobs.results import task_result
 from ..retry import RetryPolicy
-from ..serialization import dumps, loads, storable_text
 from ..signals import task_retrying
-from .context import JobContext
+from ..task import task_for
+from .context import CancelRequests, JobContext
 
 logger = logging.getLogger(__name__)
 # An outcome's status -> how the log line names it, and at which level.
 _LOG_AS = {
-    "SUCCESSFUL": ("successful", logging.INFO),
-    "READY": ("retrying", logging.WARNING),
-    "FAILED": ("failed", logging.ERROR),
+    JobStatus.SUCCESSFUL: ("successful", logging.INFO),
+    JobStatus.READY: ("retrying", logging.WARNING),
+    JobStatus.FAILED: ("failed", logging.ERROR),
+    JobStatus.CANCELLED: ("cancelled", logging.WARNING),
 }
 
 
 def error_record(
-    exc: BaseException, attempt: int, worker_id: str, at: datetime, started_at: datetime | None = None
-) -> dict[str, Any]:
-    """Describe a failed attempt as stored in the job's ``errors`` list, its start included."""
-    exc_type = type(exc)
-    return {
-        "exception_class_path": f"{exc_type.__module__}.{exc_type.__qualname__}",
-        "traceback": storable_text("".join(traceback.format_exception(exc))),
-        "attempt": attempt,
-        "worker_id": worker_id,
-        "started_at": started_at.isoformat() if started_at else None,
-        "at": at.isoformat(),
-    }
+    exc: BaseException, attempt: int, worker_id: str, at: datetime, started_at: datetime | None
+) -> ErrorRecord:
+    """Describe a failed attempt as kept in the job's ``errors`` list."""
+    return ErrorRecord(
+        exception_class_path=error_path(type(exc)),
+        traceback=storable_text("".join(traceback.format_exception(exc))),
+        attempt=attempt,
+        worker_id=worker_id,
+        started_at=started_at,
+        at=at,
+    )
 
 
 class EventLoopThread:
@@ -79,39 +87,61 @@ async def _with_timeout(coro: Coroutine[Any, Any, Any], timeout_seconds: float |
 
 
 class Executor:
-    """Turns a claimed job into an Outcome: import, signal, call, decide on retry."""
+    """Turns a held job into an outcome: import, signal, call, decide on retry."""
 
     def __init__(
         self,
         *,
-        backend: Any,
+        alias: str,
+        sender: type,
         broker: Broker,
         worker_id: str,
         clock: Callable[[], datetime],
+        cancels: CancelRequests,
     ) -> None:
-        self.backend = backend
+        self.alias = alias
+        self.sender = sender
         self.broker = broker
         self.worker_id = worker_id
         self.clock = clock
+        self.cancels = cancels
         self.event_loop = EventLoopThread()
 
-    def execute(self, job: JobRecord, on_async: Callable[[], None] = lambda: None) -> Outcome:
+    def running(self, job: JobRecord, started_at: datetime) -> JobRecord:
+        """The job as the store shows it once its start is recorded."""
+        return replace(
+            job,
+            status=JobStatus.RUNNING,
+            attempts=job.next_attempt,
+            started_at=job.started_at or started_at,
+            last_attempted_at=started_at,
+            worker_ids=[*job.worker_ids, self.worker_id],
+        )
+
+    def execute(
+        self, held: JobRecord, started_at: datetime, on_async: Callable[[], None] = lambda: None
+    ) -> Transition:
         """Run the job's task; ``on_async`` is called when it is handed to the event loop."""
-        started = time.monotonic()
+        clock_start = time.monotonic()
+        job = self.running(held, started_at)
         if job.defect is not None:
             damaged = CorruptJob(f"The stored job cannot be run: {job.defect}.")
-            return self._finish(job, None, started, error=damaged, retry=False)
+            return self._finish(job, None, clock_start, error=damaged, retry=False)
         try:
-            task = self.backend.task_for(job)
+            task = task_for(job, self.alias)
         except (UnknownTask, InvalidTask) as exc:
-            return self._finish(job, None, started, error=exc, retry=False)
+            return self._finish(job, None, clock_start, error=exc, retry=False)
+        claim = ClaimRef(job_id=job.id, attempt=job.attempts, queue_name=job.queue_name, started=True)
+        context = None
         try:
-            started_result = task_result(job, task, self.backend.alias)
-            task_started.send(type(self.backend), task_result=started_result)
+            started_result = task_result(job, task, self.alias)
+            task_started.send(self.sender, task_result=started_result)
             args: list[Any] = list(job.args)
             if task.takes_context:
-                claim = ClaimRef(job_id=job.id, attempt=job.attempts)
-                args.insert(0, JobContext(task_result=started_result, claim=claim, broker=self.broker))
+                context = JobContext(
+                    task_result=started_result, claim=claim, broker=self.broker, cancels=self.cancels
+                )
+                args.insert(0, context)
             if iscoroutinefunction(task.func):
                 on_async()
                 value = self.event_loop.run(
@@ -120,63 +150,74 @@ class Executor:
             else:
                 value = task.func(*args, **job.kwargs)
             encoded = dumps(value)
-        except KeyboardInterrupt:
-            raise
         except BaseException as exc:  # noqa: BLE001 - any failure of the task is its outcome
+            # KeyboardInterrupt too: tasks run on job threads, which signals never reach, so a task raised it.
             if isinstance(exc, JobTimeout) and not exc.args:  # raised into the thread by the pool
                 exc.args = (f"Task ran past its timeout of {job.timeout_seconds:g}s.",)
-            return self._finish(job, task, started, error=exc, retry=True)
+            return self._finish(job, task, clock_start, error=exc, retry=not isinstance(exc, JobCancelled))
         finally:
             close_old_connections()
-        return self._finish(job, task, started, value=encoded)
+            self.cancels.forget(job.id)
+        if context is not None and context.stopped_on_request:
+            stop = JobCancelled("The task returned after it was asked to stop.")
+            return self._finish(job, task, clock_start, error=stop, retry=False)
+        return self._finish(job, task, clock_start, value=encoded)
 
-    def crashed(self, job: JobRecord, exc: BaseException) -> Outcome:
+    def crashed(self, held: JobRecord, started_at: datetime, exc: BaseException) -> Transition:
         """The outcome of a job whose execution failed inside backroom itself."""
-        logger.exception("job id=%s task=%s crashed the executor", job.id, job.task_path)
-        return Outcome(
-            job_id=job.id, attempt=job.attempts, status="FAILED", finished_at=self.clock(),
-            error=error_record(exc, job.attempts, self.worker_id, self.clock(), job.last_attempted_at),
+        logger.exception("job id=%s task=%s crashed the executor", held.id, held.task_path)
+        job = self.running(held, started_at)
+        now = self.clock()
+        error = error_record(exc, job.attempts, self.worker_id, now, started_at)
+        return Transition(
+            job_id=job.id, queue_name=job.queue_name, attempt=job.attempts, status=JobStatus.FAILED,
+            finished_at=now, error=error,
         )  # fmt: skip
 
-    def timed_out(self, job: JobRecord) -> Outcome:
-        """The outcome of a job whose thread did not stop at its timeout."""
+    def timed_out(self, held: JobRecord, started_at: datetime) -> Transition:
+        """The outcome of a job whose thread came out of its task only after being abandoned."""
         exc = JobTimeout(
-            f"Task ran past its timeout of {job.timeout_seconds:g}s and did not stop; "
-            "its thread was abandoned."
+            f"Task ran past its timeout of {held.timeout_seconds:g}s and did not stop; "
+            "its thread was abandoned until it came out."
         )
-        return self._finish(job, None, None, error=exc, retry=True)
+        return self._finish(self.running(held, started_at), None, None, error=exc, retry=True)
 
     def _finish(
         self,
         job: JobRecord,
         task: Task | None,
-        started: float | None,
+        clock_start: float | None,
         *,
         value: str | None = None,
         error: BaseException | None = None,
         retry: bool = False,
-    ) -> Outcome:
+    ) -> Transition:
         now = self.clock()
         if error is None:
-            outcome = Outcome(
-                job_id=job.id, attempt=job.attempts, status="SUCCESSFUL", finished_at=now,
+            outcome = Transition(
+                job_id=job.id, queue_name=job.queue_name, attempt=job.attempts, status=JobStatus.SUCCESSFUL,
+                finished_at=now,
                 return_value=value,
             )  # fmt: skip
         else:
             record = error_record(error, job.attempts, self.worker_id, now, job.last_attempted_at)
             delay = self._retry_delay(job, error) if retry else None
-            outcome = Outcome(
-                job_id=job.id, attempt=job.attempts, finished_at=now, error=record,
-                status="FAILED" if delay is None else "READY",
+            if isinstance(error, JobCancelled):
+                status = JobStatus.CANCELLED
+            else:
+                status = JobStatus.FAILED if delay is None else JobStatus.READY
+            outcome = Transition(
+                job_id=job.id, queue_name=job.queue_name, attempt=job.attempts, status=status, error=record,
+                finished_at=None if status == JobStatus.READY else now,
                 available_at=None if delay is None else now + delay,
             )  # fmt: skip
-        duration = "" if started is None else f" duration={time.monotonic() - started:.3f}s"
+        duration = "" if clock_start is None else f" duration={time.monotonic() - clock_start:.3f}s"
         label, level = _LOG_AS[outcome.status]
         logger.log(
             level,
             "job id=%s task=%s outcome=%s attempt=%d/%d%s%s",
             job.id, job.task_path, label, job.attempts, job.max_attempts, duration,
-            "" if error is None else f" error={type(error).__name__}: {error}",
+            "" if error is None else storable_text(f" error={type(error).__name__}: {error}"),
         )  # fmt: skip
         if task is not None:
             self._send_finished(job, task, outcome)
@@ -192,16 +233,16 @@ class Executor:
             return None
         return policy.delay_for(job.attempts, error)
 
-    def _send_finished(self, job: JobRecord, task: Task, outcome: Outcome) -> None:
+    def _send_finished(self, job: JobRecord, task: Task, outcome: Transition) -> None:
         finished = replace(
             job,
             status=outcome.status,
-            finished_at=None if outcome.status == "READY" else outcome.finished_at,
+            finished_at=outcome.finished_at,
             errors=job.errors + ([outcome.error] if outcome.error else []),
             return_value=loads(outcome.return_value),
         )
-        result = task_result(finished, task, self.backend.alias)
-        if outcome.status == "READY":
-            task_retrying.send(type(self.backend), task_result=result, retry_at=outcome.available_at)
+        result = task_result(finished, task, self.alias)
+        if outcome.status == JobStatus.READY:
+            task_retrying.send(self.sender, task_result=result, retry_at=outcome.available_at)
         else:
-            task_finished.send(type(self.backend), task_result=result)
+            task_finished.send(self.sender, task_result=result)

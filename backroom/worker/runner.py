@@ -1,57 +1,63 @@
-"""The worker's main loop: claim ready jobs, hand them to threads, persist outcomes.
+"""The worker's main loop: hold ready jobs, hand them to threads, write starts and outcomes.
 
 Only this loop's thread talks to the store on the worker's behalf (tasks'
 own queries and progress reports use their threads' connections). One pass
-of the loop, ``run_once``, does in order: collect finished outcomes, enforce
-timeouts, persist outcomes in one batch when one is due, claim more jobs if
-there is room, heartbeat and reap when due, tick the scheduler when due.
+of the loop, ``run_once``, does in order: take in what threads reported and
+write it when a batch is due, enforce timeouts, heartbeat and take back lost
+workers' jobs when due, tick the scheduler when due, hand back jobs held
+ahead too long, and claim more jobs if there is room.
 
 Round trips to the store, not Python, bound a worker running short jobs, so
-both ends are batched: the claim takes a few jobs more than the free threads
-(``--prefetch``), and outcomes are written together once a quarter of what
-the worker may hold has finished, when the threads run out of work, or
-``FLUSH_SECONDS`` after the first one finished, whichever comes first. Job
-threads wake the loop for those (and to start the timer), not for every job.
+both ends are batched. The claim takes a few jobs more than the free threads
+(``--prefetch``): they stay READY, uncharged, until a thread starts them.
+Starts and outcomes are written together once a quarter of what the worker
+may hold has finished, when the threads run out of work, or ``FLUSH_SECONDS``
+after the first was reported, whichever comes first. A job held ahead that
+waits longer than ``PREFETCH_SECONDS`` for a thread is handed back, so a
+better job enqueued later never waits behind it longer than that.
 """
 
 import logging
 import os
-import queue
+import random
 import signal
 import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from secrets import token_hex
-from typing import Any
 
-from django.db import DatabaseError, InterfaceError, OperationalError
 from django.utils import timezone
 
-from ..brokers.base import ClaimRef, Outcome, WorkerInfo
-from ..exceptions import StoreUnavailable
+from ..brokers.contract import STALE_WORKER_RETENTION, ClaimRef, Transition, WorkerInfo
+from ..exceptions import StoreError, StoreNotReady, StoreUnavailable
+from ..jobs.records import JobRecord, JobStatus
 from ..scheduler.runner import TICK_SECONDS, scheduler_for
+from ..store import Store
+from .context import CancelRequests
 from .execution import Executor
+from .journal import Confirmation, Journal
+from .liveness import Liveness
 from .memory import resident_bytes
-from .pool import ThreadPool
+from .pool import ThreadPool, runs_alone
 
 logger = logging.getLogger(__name__)
 
-#: Back-off after a failed pass (database down), doubled up to the maximum.
+#: Back-off after a failed pass (store down), doubled up to the maximum, with jitter.
 ERROR_BACKOFF_SECONDS = (0.1, 5.0)
-#: Errors meaning the store cannot be reached for now: back off and try again.
-STORE_UNAVAILABLE = (OperationalError, InterfaceError, StoreUnavailable)
-#: Errors meaning the store refused a call (unreachable, or worse).
-STORE_ERRORS = (DatabaseError, StoreUnavailable)
-#: The most a finished outcome waits for others before it is written.
+#: The back-off while backroom's tables are missing: someone has to run migrate.
+NOT_READY_BACKOFF_SECONDS = 5.0
+#: The most a reported start or outcome waits for others before it is written.
 FLUSH_SECONDS = 0.005
-#: Claim ahead only as many jobs as the threads are expected to start within this time, so a
-#: higher-priority job enqueued later waits behind prefetched ones for about this long at most.
+#: A job held ahead of the threads is handed back once it waited this long: a better job enqueued
+#: later waits behind jobs held ahead for about this long at most.
 PREFETCH_SECONDS = 0.05
-#: Default for --prefetch: the most jobs claimed beyond the free threads.
+#: Default for --prefetch: the most jobs held beyond the free threads.
 DEFAULT_PREFETCH = 32
+#: How often a worker forgets workers silent for longer than STALE_WORKER_RETENTION.
+FORGET_EVERY_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -62,13 +68,14 @@ class WorkerOptions:
     max_jobs: int | None = None
     poll_interval_seconds: float | None = None
     shutdown_grace_seconds: float | None = None
-    scheduler: bool = True  # run the backend's schedules (never in burst mode)
+    scheduler: bool = True  # run the store's schedules (never in burst mode)
     max_memory_mb: int | None = None
-    prefetch: int = DEFAULT_PREFETCH  # claimed beyond the threads; see _room
+    prefetch: int = DEFAULT_PREFETCH  # held beyond the threads; see _room
 
 
 def make_worker_id() -> str:
-    return f"{socket.gethostname()[:40]}-{os.getpid()}-{token_hex(3)}"
+    """Host, process and a random part: unique, and short enough for a database session's name."""
+    return f"{socket.gethostname()[:32]}-{os.getpid()}-{token_hex(3)}"
 
 
 class Worker:
@@ -76,56 +83,67 @@ class Worker:
 
     def __init__(
         self,
-        backend: Any,
+        store: Store,
         options: WorkerOptions,
         *,
         clock: Callable[[], datetime] = timezone.now,
         stop: threading.Event | None = None,
     ) -> None:
-        self.backend = backend
-        self.broker = backend.broker
-        self.settings = backend.settings
+        self.store = store
+        self.broker = store.broker
+        self.settings = store.settings
         self.options = options
         self.clock = clock
         self.stop = stop or threading.Event()
         self.abort = threading.Event()
         self.id = make_worker_id()
-        self.info = WorkerInfo(
+        info = WorkerInfo(
             id=self.id,
             hostname=socket.gethostname(),
             pid=os.getpid(),
             queues=list(options.queues),
             concurrency=options.concurrency,
-            backend=backend.alias,
+            backend=store.alias,
             started_at=clock(),
         )
-        self.executor = Executor(backend=backend, broker=self.broker, worker_id=self.id, clock=clock)
-        self._outcomes: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
+        self.liveness = Liveness(
+            self.broker, info, self.settings.heartbeat_seconds, self.settings.lease_seconds
+        )
+        self.cancels = CancelRequests()
+        self.executor = Executor(
+            alias=store.alias, sender=store.sender, broker=self.broker, worker_id=self.id, clock=clock,
+            cancels=self.cancels,
+        )  # fmt: skip
+        self.journal = Journal()
         self.pool = ThreadPool(
-            options.concurrency,
-            self.executor.execute,
-            self.executor.timed_out,
-            self.executor.crashed,
-            self._report,
+            options.concurrency, self.executor.execute, self.executor.timed_out, self.executor.crashed, self
         )
         self._wake = threading.Event()
-        self._claims: dict[str, int] = {}  # job id -> attempt, for every job this worker holds
-        self._pending: list[Outcome] = []  # finished, not yet persisted
-        self._flush_at: float | None = None  # when the pending outcomes must be written
+        self._held: dict[str, ClaimRef] = {}  # every job this worker holds, started or not
+        self._to_release: list[ClaimRef] = []  # taken from the threads, not yet handed back
+        self._alone: str | None = None  # a job that runs alone: nothing else is held meanwhile
+        self._flush_at: float | None = None  # when what threads reported must be written
+        self._confirm = False  # a thread waits until its start is written
         self._may_have_work = True
+        self._ahead_allowed = True  # off after jobs held ahead waited too long, until a job finishes
         self._poll_interval = options.poll_interval_seconds or (
             self.settings.poll_interval_seconds or self.broker.default_poll_interval_seconds
         )
         self._next_poll = 0.0
-        self._next_heartbeat = 0.0
-        self._measured_after_jobs = 0  # memory grows only as jobs run: measure after they finish
-        self._back_from_outage = False
-        self._stop_requested = False
+        self._next_beat = 0.0
+        self._next_forget = 0.0
         self._reap_after = 0.0  # monotonic time; later after a store outage
+        self._back_from_outage = False
+        self._measured_after_jobs = 0  # memory grows only as jobs run: measure after they finish
+        self._stop_requested = False
         self._finished_jobs = 0
         self._listener: threading.Thread | None = None
-        self.scheduler = scheduler_for(backend) if options.scheduler and not options.burst else None
+        self.scheduler = scheduler_for(store) if options.scheduler and not options.burst else None
         self._next_tick = 0.0
+
+    @property
+    def info(self) -> WorkerInfo:
+        return self.liveness.info
 
     # Life cycle.
 
@@ -133,7 +151,7 @@ class Worker:
         """Work until stopped (or drained, in burst mode); return the exit code."""
         logger.info(
             "worker starting id=%s backend=%s queues=%s concurrency=%d%s",
-            self.id, self.backend.alias, ",".join(self.options.queues) or "*",
+            self.id, self.store.alias, ",".join(self.options.queues) or "*",
             self.options.concurrency, " burst" if self.options.burst else "",
         )  # fmt: skip
         self.pool.start()
@@ -144,16 +162,25 @@ class Worker:
                 if not self.run_once():
                     break
                 backoff = ERROR_BACKOFF_SECONDS[0]
-            except STORE_UNAVAILABLE as exc:
-                logger.warning("store unavailable, retrying in %.1fs: %s", backoff, exc)
-                self._back_from_outage = True
-                self.broker.reset_connection()
-                self._wake.wait(backoff)
-                self._wake.clear()
+            except StoreError as exc:
+                self._back_off(exc, backoff)
                 backoff = min(backoff * 2, ERROR_BACKOFF_SECONDS[1])
                 continue
             self._wait()
         return self._shutdown()
+
+    def _back_off(self, exc: StoreError, backoff: float) -> None:
+        """Wait out the delay, whatever finishes meanwhile: only a stop request cuts it short."""
+        if isinstance(exc, StoreNotReady):
+            delay = NOT_READY_BACKOFF_SECONDS
+            logger.error("%s Waiting %.0fs.", exc, delay)
+        else:
+            delay = backoff * random.uniform(0.5, 1.0)
+            level = logging.WARNING if isinstance(exc, StoreUnavailable) else logging.ERROR
+            logger.log(level, "store error, retrying in %.2fs: %s", delay, exc)
+        self._back_from_outage = True
+        self.broker.reset_connection()
+        self.stop.wait(delay)
 
     def run_once(self) -> bool:
         """Do one pass of the loop; return False when the worker should stop."""
@@ -161,20 +188,34 @@ class Worker:
         if self.stop.is_set() or self.abort.is_set():
             return False
         now = self.clock()
-        self._heartbeat_if_due(now)
+        self._beat_if_due(now)
         if self.scheduler is not None and time.monotonic() >= self._next_tick:
             if self.scheduler.tick(now):
                 self._may_have_work = True
             self._next_tick = time.monotonic() + TICK_SECONDS
         self._check_memory()
+        self._release([])  # what a failed pass could not hand back
+        self._hand_back_stale()
         if not self.stop.is_set():
             self._claim(now)
-        if self.options.burst and not self._claims and not self._pending:
+        if self.options.burst and not self._held and not self.journal.pending and not self.journal.waiting():
             return False  # drained: the claim just made found nothing ready
         if self.options.max_jobs is not None and self._finished_jobs >= self.options.max_jobs:
             logger.info("worker id=%s finished %d jobs; recycling", self.id, self._finished_jobs)
             self.stop.set()
         return True
+
+    def request_stop(self) -> None:
+        """First call: stop gracefully. Second call: stop at once.
+
+        Counted apart from ``stop``, which the worker also sets itself when it
+        recycles: a SIGTERM arriving then is a first request, not a second.
+        """
+        if self._stop_requested:
+            self.abort.set()
+        self._stop_requested = True
+        self.stop.set()
+        self._wake.set()
 
     def _check_memory(self) -> None:
         """Stop gracefully above --max-memory: running jobs finish, waiting ones are handed back."""
@@ -189,99 +230,105 @@ class Worker:
             )
             self.stop.set()
 
-    def request_stop(self) -> None:
-        """First call: stop gracefully. Second call: stop at once.
+    # What job threads report (PoolEvents).
 
-        Counted apart from ``stop``, which the worker also sets itself when it
-        recycles: a SIGTERM arriving then is a first request, not a second.
-        """
-        if self._stop_requested:
-            self.abort.set()
-        self._stop_requested = True
-        self.stop.set()
+    def started(self, job: JobRecord, *, confirm: bool) -> datetime | None:
+        at = self.clock()
+        if not confirm:
+            if self.journal.started(job, at) == 1:
+                self._wake.set()  # the first report starts the flush timer
+            return at
+        confirmation = Confirmation(threading.Event())
+        self._confirm = True
+        self.journal.started(job, at, confirmation)
         self._wake.set()
+        while not confirmation.done.wait(0.5):
+            if self.abort.is_set():
+                return None
+        return at if confirmation.recorded else None
+
+    def finished(self, outcome: Transition) -> None:
+        waiting = self.journal.finished(outcome)
+        if waiting == 1 or waiting >= self._batch_size() or not self.pool.has_waiting():
+            self._wake.set()
 
     # One pass, step by step.
 
-    def _report(self, outcome: Outcome) -> None:
-        """Called from job threads: queue the outcome; wake the loop when it starts a batch or fills one."""
-        self._outcomes.put(outcome)
-        finished = self._outcomes.qsize()
-        if finished == 1 or finished >= self._batch_size() or not self.pool.has_waiting():
-            self._wake.set()
-
     def _batch_size(self) -> int:
-        """Outcomes worth a write on their own: a quarter of what the worker may hold.
+        """Reports worth a write on their own: a start and an end for a quarter of what the worker may hold.
 
         Small enough that the next claim arrives while the threads still have
-        jobs claimed ahead to run: the write and the claim overlap with them.
+        jobs held ahead to run: the write and the claim overlap with them.
         """
-        return max(1, (self.options.concurrency + self.options.prefetch) // 4)
+        return max(1, (self.options.concurrency + self.options.prefetch) // 2)
 
     def _settle(self) -> None:
-        """Take in finished and timed-out jobs, and persist their outcomes when a batch is due."""
+        """Enforce timeouts, and write what threads reported when a batch is due."""
         now = time.monotonic()
-        if self._flush_at is None and not self._outcomes.empty():
+        self.pool.enforce_timeouts(now)
+        if self._flush_at is None and self.journal.waiting():
             self._flush_at = now + FLUSH_SECONDS
-        if self._batch_due(now):
-            self._collect_outcomes()
-        for job in self.pool.enforce_timeouts(now):
-            self._accept(self.executor.timed_out(job))
-        if self._pending:
-            self._persist()
+        if self._flush_due(now):
+            self.journal.take_in()
+            self._write()
 
-    def _batch_due(self, now: float) -> bool:
+    def _flush_due(self, now: float) -> bool:
         return (
             self.stop.is_set()
+            or self._confirm
             or (self._flush_at is not None and now >= self._flush_at)
-            or self._outcomes.qsize() >= self._batch_size()
+            or self.journal.waiting() >= self._batch_size()
             or not self.pool.has_waiting()
         )
 
-    def _collect_outcomes(self) -> None:
-        while True:
-            try:
-                outcome = self._outcomes.get_nowait()
-            except queue.Empty:
-                return
-            self._accept(outcome)
-
-    def _accept(self, outcome: Outcome) -> None:
-        # An outcome for a claim already written off or released is dropped.
-        if self._claims.get(outcome.job_id) == outcome.attempt:
-            del self._claims[outcome.job_id]
-            self._pending.append(outcome)
-            self._finished_jobs += 1
-
-    def _persist(self) -> None:
-        self.broker.persist(self.id, self._pending)
-        self._pending = []
+    def _write(self) -> None:
+        self._confirm = False
+        if not self.journal.pending:
+            self._flush_at = None
+            return
+        transitions = list(self.journal.pending.values())
+        refused = self.broker.record(self.id, transitions)
+        for t in transitions:
+            if t.job_id in refused:
+                self._held.pop(t.job_id, None)
+                self.cancels.add(t.job_id)  # its thread may still run it: ask it to stop
+                logger.warning("job id=%s was taken back from this worker (cancelled or reaped)", t.job_id)
+            elif t.status == JobStatus.RUNNING:
+                self._held[t.job_id] = replace(self._held[t.job_id], attempt=t.attempt, started=True)
+            else:
+                self._held.pop(t.job_id, None)
+                self._finished_jobs += 1
+                self._ahead_allowed = True
+                if t.job_id == self._alone:
+                    self._alone = None
+        self.journal.written(refused)
         self._flush_at = None
 
     def _room(self) -> int:
-        """How many more jobs this worker can take now: its threads, plus the jobs claimed ahead.
+        """How many more jobs this worker can hold now: its threads, plus jobs held ahead.
 
-        Counted from the claims held, not the threads busy: a job whose outcome
-        is not yet persisted still counts, so a worker killed at any moment holds
-        at most ``concurrency + prefetch`` jobs that will run again (or, for
-        those it had not started, be charged an attempt they did not use).
+        Counted from the jobs held, not the threads busy: a job whose outcome
+        is not yet written still counts, so a worker killed at any moment holds
+        at most ``concurrency + prefetch`` jobs.
         """
-        held = len(self._claims) + len(self._pending)
+        if self._alone is not None:
+            return 0
+        held = len(self._held) - len(self.pool.abandoned())
         room = self.options.concurrency + self._ahead() - held
         if self.options.max_jobs is not None:
-            room = min(room, self.options.max_jobs - self._finished_jobs - len(self._claims))
+            room = min(room, self.options.max_jobs - self._finished_jobs - len(self._held))
         return room
 
     def _ahead(self) -> int:
-        """How many jobs to claim beyond the threads: those they should start within PREFETCH_SECONDS."""
+        """How many jobs to hold beyond the threads: those they should start within PREFETCH_SECONDS."""
         seconds = self.pool.seconds_per_job
-        if seconds is None or not self.options.prefetch:
-            return 0  # nothing known yet about how long jobs take
+        if seconds is None or not self.options.prefetch or not self._ahead_allowed:
+            return 0
         expected = int(self.options.concurrency * PREFETCH_SECONDS / max(seconds, 1e-6))
         return min(self.options.prefetch, expected)
 
     def _claim(self, now: datetime) -> None:
-        if time.monotonic() >= self._next_poll or (self.options.burst and not self._claims):
+        if time.monotonic() >= self._next_poll or (self.options.burst and not self._held):
             self._may_have_work = True
             self._next_poll = time.monotonic() + self._poll_interval
         room = self._room()
@@ -290,45 +337,76 @@ class Worker:
         # Cleared before the claim, not after: a wake-up that arrives while the claim
         # runs may be for a job the claim did not see, and must not be lost.
         self._may_have_work = False
-        jobs = self.broker.claim(self.id, self.options.queues, room, now, self._lease_end(now))
+        jobs = self.broker.claim(self.id, self.options.queues, room, now, self.liveness.lease_end(now))
         if len(jobs) == room:
             self._may_have_work = True
         for job in jobs:
-            self._claims[job.id] = job.attempts
-        self.pool.submit(jobs)
+            self._held[job.id] = ClaimRef(job_id=job.id, attempt=job.next_attempt, queue_name=job.queue_name)
+        suspects = [job for job in jobs if runs_alone(job)]
+        if suspects:
+            jobs = self._go_alone(suspects[0], jobs)
+        self.pool.submit(jobs, time.monotonic())
 
-    def _heartbeat_if_due(self, now: datetime) -> None:
-        if time.monotonic() < self._next_heartbeat:
+    def _go_alone(self, suspect: JobRecord, claimed: list[JobRecord]) -> list[JobRecord]:
+        """Keep only ``suspect``, which runs alone: hand back everything else not started."""
+        others = [job for job in claimed if job.id != suspect.id] + self.pool.take_waiting()
+        self._release([self._held[job.id] for job in others])
+        self._alone = suspect.id
+        logger.info(
+            "job id=%s task=%s runs alone: a worker died holding it before", suspect.id, suspect.task_path
+        )
+        return [suspect]
+
+    def _hand_back_stale(self) -> None:
+        """Hand back jobs held ahead that waited for a thread longer than PREFETCH_SECONDS."""
+        stale = self.pool.take_waiting(older_than=time.monotonic() - PREFETCH_SECONDS)
+        if stale:
+            self._release([self._held[job.id] for job in stale])
+            self._ahead_allowed = False
+            self._may_have_work = True  # the threads will want the best job when they free up
+
+    def _release(self, claims: list[ClaimRef]) -> None:
+        """Hand jobs back; if the store cannot take them now, they are handed back on the next pass."""
+        self._to_release += claims
+        if self._to_release:
+            self.broker.release(self.id, self._to_release)
+            for claim in self._to_release:
+                self._held.pop(claim.job_id, None)
+            self._to_release = []
+
+    def _beat_if_due(self, now: datetime) -> None:
+        mono = time.monotonic()
+        if mono < self._next_beat:
             return
-        self.broker.heartbeat(self.info, now, self._lease_end(now))
+        abandoned = len(self.pool.abandoned())
+        self.liveness.beat(now, abandoned)
         if self._back_from_outage:
             # Every lease ran out while nobody could write: give live workers a lease's
             # time to heartbeat again before taking their jobs for lost.
             self._back_from_outage = False
-            self._reap_after = time.monotonic() + self.settings.lease_seconds
-        if time.monotonic() >= self._reap_after:
-            self._reap(now)
-        self._next_heartbeat = time.monotonic() + self.settings.heartbeat_seconds
-
-    def _reap(self, now: datetime) -> None:
-        for reaped in self.broker.reap(now):
-            logger.warning(
-                "job id=%s task=%s reaped from lost worker %s: now %s",
-                reaped.job_id, reaped.task_path, reaped.worker_id, reaped.status.lower(),
-            )  # fmt: skip
-            if reaped.status == "READY":
+            self._reap_after = mono + self.settings.lease_seconds
+        if mono >= self._reap_after:
+            if any(r.status == JobStatus.READY for r in self.liveness.reap(now)):
                 self._may_have_work = True
-
-    def _lease_end(self, now: datetime) -> datetime:
-        return now + timedelta(seconds=self.settings.lease_seconds)
+            if mono >= self._next_forget:
+                self.liveness.forget_stale(now, STALE_WORKER_RETENTION)
+                self._next_forget = mono + FORGET_EVERY_SECONDS
+        if abandoned and abandoned >= self.options.concurrency and not self.stop.is_set():
+            logger.error(
+                "worker id=%s has %d threads stuck in tasks past their timeout; recycling", self.id, abandoned
+            )
+            self.stop.set()
+        self._next_beat = mono + self.settings.heartbeat_seconds
 
     def _wait(self) -> None:
         if self._may_have_work and self._room() > 0:
             return
         now = time.monotonic()
-        wake_at = min(self._next_heartbeat, self.pool.next_deadline() or self._next_heartbeat)
+        wake_at = min(self._next_beat, self.pool.next_deadline() or self._next_beat)
         if self._flush_at is not None:
             wake_at = min(wake_at, self._flush_at)
+        if self.pool.has_waiting():
+            wake_at = min(wake_at, now + PREFETCH_SECONDS)
         if self.scheduler is not None:
             wake_at = min(wake_at, self._next_tick)
         if self._room() > 0:
@@ -350,10 +428,10 @@ class Worker:
             try:
                 self.broker.listen(self._notified, self.stop)
                 return  # the store cannot push, or we are stopping
-            except STORE_ERRORS as exc:
+            except StoreError as exc:
                 logger.debug("listener lost its connection, reconnecting: %s", exc)
                 self.broker.reset_connection()
-                self.stop.wait(backoff)
+                self.stop.wait(backoff * random.uniform(0.5, 1.0))
                 backoff = min(backoff * 2, ERROR_BACKOFF_SECONDS[1])
 
     def _notified(self, queue_name: str) -> None:
@@ -364,37 +442,59 @@ class Worker:
     # Stopping.
 
     def _shutdown(self) -> int:
-        """Release unstarted jobs, let running ones finish within the grace period."""
-        unstarted = self.pool.take_waiting()
+        """Hand back unstarted jobs, let running ones finish within the grace period."""
         grace = self.options.shutdown_grace_seconds
         if grace is None:
             grace = self.settings.shutdown_grace_seconds
         deadline = time.monotonic() + grace
         try:
-            self._release([ClaimRef(job_id=j.id, attempt=j.attempts) for j in unstarted])
-            while self._claims and not self.abort.is_set() and time.monotonic() < deadline:
+            self._release([self._held[job.id] for job in self.pool.take_waiting()])
+            while self._running_held() and not self.abort.is_set() and time.monotonic() < deadline:
                 self._settle()
-                # Keep heartbeating while jobs drain, or other workers would reap them.
-                self._heartbeat_if_due(self.clock())
+                # Keep heartbeating while jobs drain, or other workers would take them back.
+                self._beat_if_due(self.clock())
                 self._wake.wait(min(0.2, max(0.0, deadline - time.monotonic())))
                 self._wake.clear()
             self._settle()
-            unfinished = [ClaimRef(job_id=j, attempt=a) for j, a in self._claims.items()]
+            self._end_abandoned()
+            unfinished = self._running_held()
             if unfinished:
                 logger.warning("handing back %d unfinished jobs", len(unfinished))
             self._release(unfinished)
             self.broker.unregister(self.id)
-        except STORE_ERRORS as exc:
+        except StoreError as exc:
             logger.error("could not hand back jobs on shutdown (they return after the lease): %s", exc)
             return 1
+        finally:
+            self.pool.stop()
+            self.broker.reset_connection()  # this thread's: nothing else would close it
         logger.info("worker stopped id=%s jobs=%d", self.id, self._finished_jobs)
         return 1 if self.abort.is_set() else 0
 
-    def _release(self, claims: list[ClaimRef]) -> None:
-        if claims:
-            self.broker.release(self.id, claims)
-            for claim in claims:
-                self._claims.pop(claim.job_id, None)
+    def _running_held(self) -> list[ClaimRef]:
+        abandoned = {job.id for job, _ in self.pool.abandoned()}
+        return [claim for job_id, claim in self._held.items() if job_id not in abandoned]
+
+    def _end_abandoned(self) -> None:
+        """Record the timeout of jobs whose threads are stuck: they end with this process.
+
+        Their next attempt may start a second after this write, when this
+        process, and the stuck thread with it, is gone.
+        """
+        outcomes = []
+        for job, started_at in self.pool.abandoned():
+            claim = self._held.get(job.id)
+            if claim is None:
+                continue
+            outcome = self.executor.timed_out(job, started_at or self.clock())
+            if outcome.status == JobStatus.READY:
+                earliest = self.clock() + timedelta(seconds=1)
+                outcome = replace(outcome, available_at=max(outcome.available_at or earliest, earliest))
+            outcomes.append(replace(outcome, attempt=claim.attempt, started_at=None))
+        if outcomes:
+            self.broker.record(self.id, outcomes)
+            for outcome in outcomes:
+                self._held.pop(outcome.job_id, None)
 
 
 def install_signal_handlers(worker: Worker) -> None:

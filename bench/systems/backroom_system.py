@@ -4,19 +4,19 @@ from typing import Any
 
 import backroom
 
-from .base import manage
+from .base import Worker, manage
 from .django_app import DjangoSystem
 
 
 class Backroom(DjangoSystem):
-    concurrencies = (1, 4, 8)
+    workers = (Worker("", 1), Worker("", 4), Worker("", 8))
     tasks_backend = "backroom-db"
 
     def enqueue_many(self, count: int) -> None:
         backroom.enqueue_many(self.tasks.noop, [((), {})] * count)
 
-    def worker_command(self, concurrency: int) -> list[str]:
-        return manage("backroom", "worker", "--concurrency", str(concurrency), "--no-scheduler")
+    def worker_command(self, worker: Worker) -> list[str]:
+        return manage("backroom", "worker", "--concurrency", str(worker.concurrency), "--no-scheduler")
 
     def reset(self) -> None:
         from backroom.models import Job
@@ -31,30 +31,32 @@ class Backroom(DjangoSystem):
 
 class BackroomSqlite(Backroom):
     name = "backroom-sqlite"
+    store = "sqlite"
     note = "backroom-sqlite: SQLite cannot notify, its idle worker polls every 0.2 s (the default)."
 
 
 class BackroomPostgres(Backroom):
     name = "backroom-pg"
-    postgres = True
+    store = "postgres"
 
 
 class BackroomRedis(Backroom):
     name = "backroom-redis"
+    store = "redis"
     tasks_backend = "backroom-redis"
 
     @property
-    def broker(self) -> Any:
-        from django.tasks import task_backends
+    def redis(self) -> Any:
+        from backroom.backends.stores import store_for
 
-        return task_backends["default"].broker  # type: ignore[attr-defined]
+        return store_for("default").broker.redis  # type: ignore[attr-defined]
 
     def reset(self) -> None:
-        self.broker.delete_all_keys()
+        self.redis.delete_all_keys()
 
     def teardown(self) -> None:
         self.reset()
         super().teardown()
 
     def count_finished(self) -> int:
-        return int(self.broker.client.zcard(self.broker.key("queue", "default", "successful")))
+        return int(self.redis.client.zcard(self.redis.keys.of_queue("default", "successful")))

@@ -32,6 +32,19 @@ PG_ADMIN = f"{PG_SERVER} dbname=test"
 
 
 @dataclass(frozen=True, slots=True)
+class Worker:
+    """One way to run a system's worker process: its kind (pool, worker class) and jobs at once."""
+
+    kind: str  # "" where the system has one kind of worker
+    concurrency: int
+
+    @property
+    def label(self) -> str:
+        """Name it as the table and the JSON do: "prefork c=2", "c=4"."""
+        return f"{self.kind} c={self.concurrency}".strip()
+
+
+@dataclass(frozen=True, slots=True)
 class Scratch:
     """Where one session keeps its state: a directory, a name for its database and Redis keys."""
 
@@ -55,8 +68,10 @@ class System(ABC):
     """One system under test: how to enqueue, run a worker and count what it finished."""
 
     name: ClassVar[str]
-    #: Worker concurrencies to try for the drain; a single-threaded worker has only (1,).
-    concurrencies: ClassVar[tuple[int, ...]] = (1,)
+    #: Where it keeps its jobs, "sqlite", "postgres" or "redis": the physical reference it is set against.
+    store: ClassVar[str]
+    #: The worker configurations the drain tries; those at concurrency 1 are tried for the pickup too.
+    workers: ClassVar[tuple[Worker, ...]] = (Worker("", 1),)
     #: How the bench project's /enqueue/ view enqueues for this system (see benchsite/views.py).
     view_enqueue: ClassVar[str] = "django"
     #: A footnote for the table, when something about this system needs saying.
@@ -103,8 +118,8 @@ class System(ABC):
         """Enqueue the pickup task, which pushes the time it starts to the Redis list ``key``."""
 
     @abstractmethod
-    def worker_command(self, concurrency: int) -> list[str]:
-        """The command a user would run for one worker process with ``concurrency`` jobs at once."""
+    def worker_command(self, worker: Worker) -> list[str]:
+        """Return the command a user would run for one worker process configured as ``worker``."""
 
     @abstractmethod
     def count_finished(self) -> int:

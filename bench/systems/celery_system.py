@@ -1,7 +1,12 @@
-"""Celery with the Redis broker and result backend, its worker on the threads pool.
+"""Celery with the Redis broker and result backend, its worker on each of its pools for CPU-light tasks.
 
-The worker runs with ``--without-gossip --without-mingle`` (no cluster to talk
-to) so that its start-up is not padded with waits for other workers.
+The pools tried: prefork (the default: a process per concurrency slot, as
+many as cores unless told), solo (the worker runs tasks itself, one at a
+time) and threads. Each worker runs with ``--without-gossip
+--without-mingle`` (no cluster to talk to) so that its start-up is not padded
+with waits for other workers. eventlet and gevent are left out: they are for
+tasks that wait on I/O, and a no-op task does not; so is the threads pool at
+concurrency 1, slower than solo and prefork at 1 (docs/performance.md).
 """
 
 import importlib
@@ -9,12 +14,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .base import System
+from .base import System, Worker
 
 
 class Celery(System):
     name = "celery"
-    concurrencies = (1, 4, 8)
+    store = "redis"
+    workers = (
+        Worker("prefork", 1), Worker("prefork", 2), Worker("prefork", 4),
+        Worker("solo", 1),
+        Worker("threads", 4), Worker("threads", 8),
+    )  # fmt: skip
     view_enqueue = "celery"
 
     def setup(self) -> None:
@@ -33,10 +43,10 @@ class Celery(System):
     def enqueue_stamp(self, key: str) -> None:
         self.app.stamp.delay(key)
 
-    def worker_command(self, concurrency: int) -> list[str]:
+    def worker_command(self, worker: Worker) -> list[str]:
         return [
             str(Path(sys.executable).with_name("celery")), "-A", "celery_app", "worker",
-            "--pool", "threads", "--concurrency", str(concurrency),
+            "--pool", worker.kind, "--concurrency", str(worker.concurrency),
             "--without-gossip", "--without-mingle", "--loglevel", "WARNING",
         ]  # fmt: skip
 

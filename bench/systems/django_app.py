@@ -10,17 +10,16 @@ class DjangoSystem(System):
 
     #: BENCH_TASKS_BACKEND of the bench project's settings.
     tasks_backend: ClassVar[str]
-    postgres: ClassVar[bool] = False
 
     def env(self) -> dict[str, str]:
         env = {**super().env(), "BENCH_TASKS_BACKEND": self.tasks_backend}
-        if self.postgres:
+        if self.store == "postgres":
             env["BENCH_PG_NAME"] = self.scratch.name
         return env
 
     def setup(self) -> None:
         super().setup()
-        if self.postgres:
+        if self.store == "postgres":
             create_database(self.scratch.name)
         import django
         from django.core.management import call_command
@@ -32,7 +31,7 @@ class DjangoSystem(System):
         from django.db import connections
 
         connections.close_all()
-        if self.postgres:
+        if self.store == "postgres":
             drop_database(self.scratch.name)
 
     @property

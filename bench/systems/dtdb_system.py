@@ -4,7 +4,7 @@ Its worker (``manage.py db_worker``) runs one task at a time and polls; the
 bench passes ``--interval 0.2`` (default 1 s) and ``--no-startup-delay``.
 """
 
-from .base import manage
+from .base import Worker, manage
 from .django_app import DjangoSystem
 
 
@@ -12,8 +12,7 @@ class DjangoTasksDb(DjangoSystem):
     tasks_backend = "django-tasks-db"
     note = "django-tasks-db: one task at a time per worker, which polls (run with --interval 0.2)."
 
-    def worker_command(self, concurrency: int) -> list[str]:
-        assert concurrency == 1, "db_worker runs one task at a time"
+    def worker_command(self, worker: Worker) -> list[str]:
         return manage("db_worker", "--interval", "0.2", "--no-startup-delay", "--no-reload")
 
     def reset(self) -> None:
@@ -29,8 +28,9 @@ class DjangoTasksDb(DjangoSystem):
 
 class DjangoTasksDbSqlite(DjangoTasksDb):
     name = "dtdb-sqlite"
+    store = "sqlite"
 
 
 class DjangoTasksDbPostgres(DjangoTasksDb):
     name = "dtdb-pg"
-    postgres = True
+    store = "postgres"

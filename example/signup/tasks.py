@@ -1,9 +1,8 @@
 """The demo's one task: the welcome email, sent by a worker through a real SMTP conversation."""
 
 from django.core.mail import send_mail
-from django.tasks import task
 
-from backroom import RetryPolicy
+from backroom import RetryPolicy, task
 from backroom.exceptions import JobTimeout
 
 # A down or failing mail server raises OSError (smtplib's errors included): try again

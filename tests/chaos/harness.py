@@ -38,6 +38,9 @@ class ChaosFigures:
     taken_back_from_live_workers: int
     most_taken_back_in_one_kill: int
     repeats: int  # task bodies that ran more than once
+    # Attempts charged beyond the runs recorded. Only jobs on a killed worker's threads can be (killed
+    # between their first line and their first write): jobs it held ahead are never charged.
+    charged_without_running: int
     repeats_without_take_back: int
     not_successful: int
     lost: int  # jobs whose task never ran
@@ -65,6 +68,10 @@ class ChaosFigures:
             (self.repeats <= self.repeat_bound, f"{self.repeats} repeats > bound {self.repeat_bound}"),
             (self.repeats_without_take_back == 0, f"{self.repeats_without_take_back} repeats not explained"),
             (self.taken_back_from_live_workers == 0, "jobs were reaped from live workers"),
+            (
+                self.charged_without_running <= self.kills * self.concurrency,
+                f"{self.charged_without_running} attempts charged without a run, more than threads killed",
+            ),
             (self.most_taken_back_in_one_kill <= self.held, "a kill took back more than it held"),
         ]
         return [message for ok, message in checks if not ok]
@@ -136,7 +143,7 @@ def enqueue_chaos_jobs(store: str, first: int, count: int, max_ms: float) -> lis
 
 def finished_records(store: str, job_ids: list[str], timeout: float) -> list[Any]:
     """Wait until every job has finished; return their records."""
-    broker = task_backends[store].broker
+    broker = task_backends[store].store.broker
     records: dict[str, Any] = {}
     pending = list(job_ids)
 
@@ -222,13 +229,15 @@ def _figures(
 ) -> ChaosFigures:
     killed = set(pool.killed_ids)
     lost_attempts = [
-        (record.args[0], error["worker_id"])
+        (record.args[0], error.worker_id)
         for record in records
         for error in record.errors
-        if error["exception_class_path"] == WORKER_LOST
+        if error.exception_class_path == WORKER_LOST
     ]
     per_kill = Counter(owner for _, owner in lost_attempts)
-    taken_back_labels = {label for label, _ in lost_attempts}
+    # Taken back: a started attempt ended by WorkerLost, or (held, its start not yet written) handed
+    # back as orphaned, which can have run all the same.
+    taken_back_labels = {label for label, _ in lost_attempts} | {r.args[0] for r in records if r.orphaned}
     run_counts = Counter(runs(db_for(store)).values_list("label", flat=True))
     labels = {record.args[0] for record in records}
     return ChaosFigures(
@@ -242,6 +251,7 @@ def _figures(
         taken_back_from_live_workers=sum(1 for _, owner in lost_attempts if owner not in killed),
         most_taken_back_in_one_kill=max(per_kill.values(), default=0),
         repeats=sum(count - 1 for count in run_counts.values()),
+        charged_without_running=sum(max(0, r.attempts - run_counts[r.args[0]]) for r in records),
         repeats_without_take_back=sum(
             1 for label, count in run_counts.items() if count > 1 and label not in taken_back_labels
         ),

@@ -5,17 +5,16 @@ import os
 import random
 import time
 
-from backroom.compat import task
+from backroom import task
 from tests import tasks as core_tasks
 from tests.support import runs
 
 
 @task(max_attempts=20)
 def chaos_job(label: str, using: str, max_ms: float) -> str:
-    """Work a random while around recording the run, so that kills land mid-job."""
-    time.sleep(random.uniform(0, max_ms) / 2000)
+    """Record the run first thing, then work a random while, so that kills land mid-job."""
     runs(using).create(label=label, pid=os.getpid())
-    time.sleep(random.uniform(0, max_ms) / 2000)
+    time.sleep(random.uniform(0, max_ms) / 1000)
     return label
 
 

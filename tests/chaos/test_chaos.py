@@ -17,7 +17,7 @@ def test_chaos_kills_lose_nothing(store, tmp_path, request):
         reason = settings.REDIS_UNAVAILABLE if store == "redis" else settings.POSTGRES_UNAVAILABLE
         pytest.skip(f"{store} is not configured: {reason}")
     if store == "redis":  # the run's jobs stay in Redis unless deleted: later tests count jobs
-        request.addfinalizer(delete_redis_keys)
+        request.addfinalizer(lambda: delete_redis_keys(store))
     figures = run_chaos(
         store,
         jobs=1000,

@@ -2,16 +2,15 @@
 
 import datetime
 import json
-import uuid
 
 import pytest
 from django.core import checks
 from django.utils import timezone
 
 from backroom import RetryPolicy
-from backroom.brokers.base import NewJob
 from backroom.compat import InvalidTask, TaskResultStatus, task_backends
 from backroom.exceptions import InvalidArguments
+from backroom.jobs.records import NewJob
 from tests import tasks
 from tests.support import job_count, runs, stored_job
 
@@ -94,13 +93,14 @@ def test_retry_policy_checks_its_values():
 def _bad_row(store, task_path, args=(), kwargs=None, max_attempts=3, retry=None):
     """Store a job as no backend would build it (through the broker, as a stray row would be)."""
     now = timezone.now()
+    broker = task_backends[store].store.broker
     job = NewJob(
-        id=str(uuid.uuid4()), task_path=task_path, queue_name="default", priority=0,
+        id=broker.new_ids("default", 1)[0], task_path=task_path, queue_name="default", priority=0,
         args=json.dumps(args), kwargs=json.dumps(kwargs or {}), run_after=None, available_at=now,
         enqueued_at=now, max_attempts=max_attempts, timeout_seconds=None,
         retry=retry or RetryPolicy().to_json(), unique_key=None,
     )  # fmt: skip
-    assert task_backends[store].broker.enqueue(job) is None
+    assert broker.enqueue(job) is None
     return job.id
 
 
@@ -121,8 +121,8 @@ def test_rows_naming_no_task_fail_and_the_worker_goes_on(store, run_worker):
     ]:
         row = stored_job(store, job_id)
         assert (row.status, row.attempts) == ("FAILED", 1), row.task_path
-        assert row.errors[0]["exception_class_path"] == "backroom.exceptions.UnknownTask"
-        assert expected in row.errors[0]["traceback"]
+        assert row.errors[0].exception_class_path == "backroom.exceptions.UnknownTask"
+        assert expected in row.errors[0].traceback
     good.refresh()
     assert good.status == TaskResultStatus.SUCCESSFUL
     assert runs(store).filter(label="good").count() == 1
@@ -136,7 +136,7 @@ def test_rows_with_nonsense_arguments_fail_readably(store, run_worker):
     for job_id in (wrong_kwargs, not_a_list, bad_policy):
         row = stored_job(store, job_id)
         assert row.status == "FAILED", (row.task_path, row.status, row.errors)
-    assert "unexpected keyword argument 'nope'" in stored_job(store, wrong_kwargs).errors[-1]["traceback"]
+    assert "unexpected keyword argument 'nope'" in stored_job(store, wrong_kwargs).errors[-1].traceback
 
 
 def test_non_json_return_value_fails_the_job(store, run_worker):

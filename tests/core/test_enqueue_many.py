@@ -10,10 +10,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 import backroom
-from backroom.brokers.base import JobBatch
-from backroom.brokers.dialects.postgresql import CHANNEL
+from backroom.brokers.database.postgresql import CHANNEL
 from backroom.compat import BaseTaskBackend, InvalidTask, TaskResultStatus, task_backends, task_enqueued
 from backroom.exceptions import InvalidArguments
+from backroom.jobs.records import JobBatch
 from tests import tasks
 from tests.support import job_count, runs
 
@@ -54,7 +54,7 @@ def test_options_of_the_task_apply_to_every_job(store):
     first, second = backroom.enqueue_many(task, [((1, 2), {}), ((3, 4), {})])
     backend = task_backends[store]
     for result in (first, second):
-        record = backend.broker.get(result.id)
+        record = backend.store.broker.get(result.id)
         assert record is not None
         assert (record.queue_name, record.priority, record.max_attempts) == ("reports", 7, 5)
         assert record.run_after == record.available_at == run_after

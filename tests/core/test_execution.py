@@ -18,7 +18,7 @@ from backroom.compat import (
 )
 from backroom.models import Job
 from tests import tasks
-from tests.support import runs, stored_job, wait_until
+from tests.support import runs, store_of, stored_job, wait_until
 
 
 def test_sync_task_result(store, run_worker):
@@ -97,7 +97,7 @@ SQL_TRANSACTIONS_ONLY = "Redis does not join SQL transactions: tests/redis/test_
 
 
 def test_rolled_back_enqueue_leaves_no_job(store):
-    if store == "redis":
+    if not store_of(store).broker.joins_transactions:
         pytest.skip(SQL_TRANSACTIONS_ONLY)
 
     class Rollback(Exception):
@@ -111,7 +111,7 @@ def test_rolled_back_enqueue_leaves_no_job(store):
 
 
 def test_committed_enqueue_is_stored_with_user_data(store):
-    if store == "redis":
+    if not store_of(store).broker.joins_transactions:
         pytest.skip(SQL_TRANSACTIONS_ONLY)
     with transaction.atomic(using=store):
         runs(store).create(label="user row", pid=0)

@@ -1,44 +1,108 @@
-"""Claiming ahead of the free threads, and writing outcomes in batches."""
+"""Holding jobs ahead of the free threads, and what readers see of them: READY, uncharged, until started."""
 
 import threading
 from datetime import timedelta
 
 from django.utils import timezone
 
-from backroom.brokers.base import Outcome
-from backroom.compat import task_backends
+from backroom.brokers.contract import Transition
+from backroom.jobs.records import JobStatus
+from backroom.worker.liveness import take_back
 from backroom.worker.pool import ThreadPool
-from backroom.worker.runner import Worker, WorkerOptions
+from backroom.worker.runner import PREFETCH_SECONDS, Worker, WorkerOptions
 from tests import tasks
-from tests.support import runs, stored_job, wait_until
+from tests.support import runs, store_of, stored_job, wait_until
 
 
-def test_a_late_outcome_in_a_batch_changes_nothing(store):
-    broker = task_backends[store].broker
-    reaped = tasks.add.using(backend=store, priority=10).enqueue(1, 1)
-    held = tasks.add.using(backend=store).enqueue(2, 2)
+def test_a_claim_holds_jobs_ready_and_uncharged(store):
+    broker = store_of(store).broker
+    job = tasks.add.using(backend=store).enqueue(1, 1)
+    now = timezone.now()
+    [held] = broker.claim("w1", [], 5, now, now + timedelta(minutes=1))
+    stored = stored_job(store, job.id)
+    assert (stored.status, stored.attempts, stored.started_at, stored.worker_ids) == ("READY", 0, None, [])
+    assert stored.worker_id == "w1"
+    assert tasks.add.using(backend=store).get_result(job.id).status == "READY"
+    assert broker.claim("w2", [], 5, now, now + timedelta(minutes=1)) == []  # held: nobody else takes it
+    assert held.next_attempt == 1
+
+
+def test_a_start_and_an_end_written_together_charge_one_attempt(store):
+    broker = store_of(store).broker
+    job = tasks.add.using(backend=store).enqueue(1, 1)
+    now = timezone.now()
+    [held] = broker.claim("w1", [], 1, now, now + timedelta(minutes=1))
+    done = Transition(
+        job_id=held.id, queue_name=held.queue_name, attempt=1, status=JobStatus.SUCCESSFUL, started_at=now,
+        finished_at=now, return_value="2",
+    )  # fmt: skip
+    assert broker.record("w1", [done]) == set()
+    stored = stored_job(store, job.id)
+    assert (stored.status, stored.attempts, stored.return_value, stored.worker_ids) == (
+        "SUCCESSFUL",
+        1,
+        2,
+        ["w1"],
+    )
+    assert stored.started_at == stored.last_attempted_at == now
+    assert broker.record("w1", [done]) == {held.id}  # written once: the claim no longer holds
+
+
+def test_a_late_outcome_after_the_job_was_taken_back_changes_nothing(store):
+    broker = store_of(store).broker
+    lost = tasks.add.using(backend=store, priority=10, max_attempts=2).enqueue(1, 1)
+    kept = tasks.add.using(backend=store).enqueue(2, 2)
     now = timezone.now()
     [first] = broker.claim("w1", [], 1, now, now)  # its lease runs out at once
     [second] = broker.claim("w1", [], 1, now, now + timedelta(minutes=5))
-    assert [r.job_id for r in broker.reap(now + timedelta(seconds=1))] == [reaped.id]
+    started = [
+        Transition(job_id=j.id, queue_name=j.queue_name, attempt=1, status=JobStatus.RUNNING, started_at=now)
+        for j in (first, second)
+    ]
+    assert broker.record("w1", started) == set()
+    later = now + timedelta(seconds=1)
+    reaped = take_back(broker, broker.expired(later, 100), later)
+    assert [(r.job_id, r.status, r.started) for r in reaped] == [(lost.id, JobStatus.READY, True)]
 
-    broker.persist(
-        "w1",
-        [
-            Outcome(
-                job_id=job.id, attempt=job.attempts, status="SUCCESSFUL", finished_at=now, return_value="2"
-            )
-            for job in (first, second)
-        ],
+    finished = [
+        Transition(
+            job_id=j.id,
+            queue_name=j.queue_name,
+            attempt=1,
+            status=JobStatus.SUCCESSFUL,
+            finished_at=now,
+            return_value="2",
+        )
+        for j in (first, second)
+    ]
+    assert broker.record("w1", finished) == {lost.id}
+    assert stored_job(store, kept.id).status == "SUCCESSFUL"
+    late = stored_job(store, lost.id)
+    assert (late.status, late.return_value, late.worker_id, late.orphaned) == ("READY", None, None, 1)
+    assert [e.exception_class_path for e in late.errors] == ["backroom.exceptions.WorkerLost"]
+
+
+def test_a_lost_worker_s_unstarted_jobs_come_back_uncharged(store):
+    broker = store_of(store).broker
+    job = tasks.add.using(backend=store).enqueue(1, 1)
+    now = timezone.now()
+    broker.claim("w1", [], 1, now, now)
+    later = now + timedelta(seconds=1)
+    [reaped] = take_back(broker, broker.expired(later, 100), later)
+    assert (reaped.job_id, reaped.started) == (job.id, False)
+    back = stored_job(store, job.id)
+    assert (back.status, back.attempts, back.errors, back.worker_id, back.started_at) == (
+        "READY",
+        0,
+        [],
+        None,
+        None,
     )
-    assert stored_job(store, held.id).status == "SUCCESSFUL"
-    late = stored_job(store, reaped.id)
-    assert (late.status, late.return_value, late.worker_id) == ("READY", None, None)
-    assert [e["exception_class_path"] for e in late.errors] == ["backroom.exceptions.WorkerLost"]
+    assert back.orphaned == 1  # its worker died holding it: it runs alone from now on
 
 
 def test_a_better_job_claimed_later_goes_before_those_claimed_ahead(sql_store):
-    broker = task_backends[sql_store].broker
+    broker = store_of(sql_store).broker
 
     def claim():
         now = timezone.now()
@@ -49,26 +113,27 @@ def test_a_better_job_claimed_later_goes_before_those_claimed_ahead(sql_store):
     ahead = claim()
     tasks.add.using(backend=sql_store, priority=50).enqueue(2, 2)
     better = claim()
-    pool = ThreadPool(1, execute=None, timed_out=None, crashed=None, report=None)  # type: ignore[arg-type]
-    pool.submit(ahead)
-    pool.submit(better)
+    pool = ThreadPool(1, execute=None, timed_out=None, crashed=None, events=None)  # type: ignore[arg-type]
+    pool.submit(ahead, 0.0)
+    pool.submit(better, 0.0)
     assert [job.priority for job in pool.take_waiting()] == [50, 0, 0]
 
 
-def test_jobs_claimed_ahead_are_handed_back_unstarted_on_stop(store, tmp_path):
+def test_jobs_held_ahead_are_handed_back_unstarted_on_stop(store, tmp_path):
     gate = tmp_path / "gate"
     quick = tasks.noop.using(backend=store, priority=100).enqueue()
     blocker = tasks.wait_for_file.using(backend=store, priority=50).enqueue(str(gate), "block", store)
     ahead = [tasks.add.using(backend=store).enqueue(i, i).id for i in range(3)]
-    worker = Worker(task_backends[store], WorkerOptions(concurrency=1, prefetch=4, burst=True))
+    worker = Worker(store_of(store), WorkerOptions(concurrency=1, prefetch=4, burst=True))
     thread = threading.Thread(target=worker.run)
     thread.start()
     try:
         # The quick job shows jobs are short, so the next claim takes more than the one thread.
         wait_until(lambda: runs(store).filter(label="block:started").exists(), what="the blocker to start")
-        wait_until(
-            lambda: all(stored_job(store, i).status == "RUNNING" for i in ahead), what="jobs claimed ahead"
-        )
+        wait_until(lambda: stored_job(store, blocker.id).status == "RUNNING", what="the blocker RUNNING")
+        for job_id in ahead:  # held or handed back, never shown started
+            job = stored_job(store, job_id)
+            assert (job.status, job.attempts, job.started_at) == ("READY", 0, None)
         worker.request_stop()
     finally:
         gate.touch()
@@ -78,14 +143,69 @@ def test_jobs_claimed_ahead_are_handed_back_unstarted_on_stop(store, tmp_path):
     assert stored_job(store, blocker.id).status == "SUCCESSFUL"
     for job_id in ahead:
         job = stored_job(store, job_id)
-        assert (job.status, job.attempts, job.errors, job.started_at) == ("READY", 0, [], None)
+        assert (job.status, job.attempts, job.errors, job.started_at, job.worker_id) == (
+            "READY",
+            0,
+            [],
+            None,
+            None,
+        )
+
+
+def test_a_worker_with_one_thread_never_shows_two_jobs_running(store):
+    """Sampled while one thread drains short and slower jobs: RUNNING means running, one at a time."""
+    for i in range(40):
+        if i % 10 == 0:
+            tasks.sleep_then_record.using(backend=store).enqueue(0.08, f"slow-{i}", store)
+        else:
+            tasks.add.using(backend=store).enqueue(i, i)
+    worker = Worker(store_of(store), WorkerOptions(concurrency=1, prefetch=32, burst=True))
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    inspector = store_of(store).inspector
+    most = 0
+    try:
+        while thread.is_alive():
+            running = sum(q.running for q in inspector.queue_stats(timezone.now()))
+            most = max(most, running)
+    finally:
+        thread.join(timeout=60)
+    assert not thread.is_alive()
+    assert 1 == most, f"{most} jobs RUNNING at once with one thread"
+    assert runs(store).filter(label__startswith="slow-").count() == 4
+
+
+def test_a_better_job_waits_for_one_running_job_not_for_those_held_ahead(store, tmp_path):
+    """Jobs held ahead that wait longer than PREFETCH_SECONDS go back: a later, better job runs next."""
+    gate = tmp_path / "gate"
+    for i in range(8):  # quick jobs first: they make the worker hold the next ones ahead
+        tasks.record.using(backend=store, priority=10).enqueue(f"quick-{i}", store)
+    tasks.wait_for_file.using(backend=store, priority=5).enqueue(str(gate), "slow", store)
+    after = [tasks.record.using(backend=store).enqueue(f"after-{i}", store).id for i in range(8)]
+    worker = Worker(store_of(store), WorkerOptions(concurrency=1, prefetch=32, burst=True))
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    try:
+        wait_until(lambda: runs(store).filter(label="slow:started").exists(), what="the slow job to start")
+        wait_until(
+            lambda: all(stored_job(store, job_id).worker_id is None for job_id in after),
+            timeout=10 * PREFETCH_SECONDS + 5,
+            what="the jobs held ahead to be handed back",
+        )
+        tasks.record.using(backend=store, priority=100).enqueue("urgent", store)
+    finally:
+        gate.touch()
+        thread.join(timeout=30)
+    labels = list(runs(store).order_by("id").values_list("label", flat=True))
+    slow_ended = labels.index("slow")
+    assert labels[slow_ended + 1] == "urgent", labels
 
 
 class _EnqueueDuringClaim:
     """The worker's broker, with a job enqueued (and its wake-up delivered) while a claim runs."""
 
-    def __init__(self, worker, store):
-        self.broker, self.worker, self.store = worker.broker, worker, store
+    def __init__(self, worker, alias):
+        self.broker, self.worker, self.alias = worker.broker, worker, alias
         self.enqueued = None
 
     def __getattr__(self, name):
@@ -94,17 +214,17 @@ class _EnqueueDuringClaim:
     def claim(self, *args, **kwargs):
         jobs = self.broker.claim(*args, **kwargs)
         if self.enqueued is None:  # committed after the claim looked: only the wake-up tells
-            self.enqueued = tasks.add.using(backend=self.store).enqueue(3, 4)
+            self.enqueued = tasks.add.using(backend=self.alias).enqueue(3, 4)
             self.worker._notified(self.enqueued.task.queue_name)
         return jobs
 
 
 def test_a_wake_up_during_a_claim_is_not_lost(store):
     # No listener and no poll for an hour: only the wake-up can make the worker claim again.
-    worker = Worker(task_backends[store], WorkerOptions(poll_interval_seconds=3600, scheduler=False))
+    worker = Worker(store_of(store), WorkerOptions(poll_interval_seconds=3600, scheduler=False))
     worker.broker = _EnqueueDuringClaim(worker, store)
     worker.run_once()  # the claim finds nothing; a job arrives meanwhile
     job_id = worker.broker.enqueued.id
-    assert stored_job(store, job_id).status == "READY"
+    assert stored_job(store, job_id).worker_id is None
     worker.run_once()
-    assert stored_job(store, job_id).status == "RUNNING"
+    assert stored_job(store, job_id).worker_id == worker.id

@@ -40,7 +40,7 @@ def test_killed_worker_job_is_finished_by_another(store, worker_process, tmp_pat
     gate.touch()
 
     second = worker_process("--backend", store)
-    # The lease (3 s in the test settings) must expire before the job is reaped and rerun.
+    # The process is gone: another worker takes the job back on that evidence, before its lease ends.
     wait_until(
         lambda: stored_job(store, result.id).status == "SUCCESSFUL",
         timeout=30,
@@ -53,7 +53,7 @@ def test_killed_worker_job_is_finished_by_another(store, worker_process, tmp_pat
     assert [e.exception_class_path for e in result.errors] == ["backroom.exceptions.WorkerLost"]
     assert "worker lost while running" in result.errors[0].traceback
     assert runs(store).filter(label="job").count() == 1
-    assert "reaped from lost worker" in second.output()
+    assert "taken back from lost worker" in second.output()
 
 
 def test_lost_worker_fails_the_job_when_attempts_are_used_up(store, worker_process, tmp_path):

@@ -1,15 +1,17 @@
-"""Hot paths cost one statement each, and the claim uses its index."""
+"""Hot paths cost one statement each, and the claim walks only the queue it serves."""
 
 import uuid
 from datetime import timedelta
 
+import pytest
 from django.db import connections
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from backroom.brokers.base import Outcome
-from backroom.compat import task_backends
+from backroom.brokers.contract import Transition
+from backroom.jobs.records import JobStatus
 from tests import tasks
+from tests.support import store_of
 
 
 def test_enqueue_is_one_statement(sql_store):
@@ -18,69 +20,119 @@ def test_enqueue_is_one_statement(sql_store):
     with CaptureQueriesContext(connections[sql_store]) as queries:
         task.enqueue(1, 2)
     assert len(queries) == 1, [q["sql"] for q in queries]
-    assert "INSERT INTO backroom_job" in queries[0]["sql"]
+    assert "INTO backroom_job" in queries[0]["sql"]
 
 
 def test_claim_is_one_statement_for_a_batch(sql_store):
     task = tasks.add.using(backend=sql_store)
     for i in range(5):
         task.enqueue(i, i)
-    broker = task_backends[sql_store].broker
+    broker = store_of(sql_store).broker
     now = timezone.now()
     with CaptureQueriesContext(connections[sql_store]) as queries:
         claimed = broker.claim("w1", [], 10, now, now + timedelta(minutes=1))
     assert len(claimed) == 5
-    assert len(queries) == 1
+    statements = [
+        q["sql"] for q in queries if not q["sql"].startswith(("BEGIN", "SAVEPOINT", "RELEASE", "COMMIT"))
+    ]
+    # Where an UPDATE cannot return its rows (MariaDB, MySQL): the SELECT ... FOR UPDATE, then the UPDATE.
+    assert len(statements) == (1 if broker.db.dialect.update_returning else 2), statements
 
 
-def test_postgres_claim_uses_the_ready_index(pg):
-    backend = task_backends[pg]
-    # A deep queue beside a shallow one: a worker naming the shallow one must not walk the deep one.
-    for queue, count in [("bulk", 3000), ("default", 20)]:
-        task = tasks.add.using(backend=pg, queue_name=queue)
-        for i in range(count):
-            backend.broker.enqueue(backend.new_job(task, [i, i], {}))
-    broker = backend.broker
-    now = timezone.now()
-    with connections[pg].cursor() as cursor:
+def _plan(alias, sql, params):
+    with connections[alias].cursor() as cursor:
         cursor.execute("ANALYZE backroom_job")
-        for queues, index in [((), "backroom_job_ready"), (("default",), "backroom_job_ready_queue")]:
-            params = ("w", "w", now, now, now, now, *queues, 10)
-            cursor.execute("EXPLAIN " + broker.sql.claim(len(queues)), params)
-            plan = "\n".join(row[0] for row in cursor.fetchall())
-            assert index in plan, plan
-            assert "Seq Scan" not in plan, plan
+        cursor.execute("EXPLAIN " + sql, params)
+        return "\n".join(row[0] for row in cursor.fetchall())
 
 
-def test_a_batch_of_outcomes_is_one_statement(sql_store):
+def test_postgres_claim_walks_only_the_queues_it_serves(pg):
+    """A backlog in one queue must not slow the workers of another (the bulk queue here is deep)."""
+    broker = store_of(pg).broker
+    jobs = store_of(pg).jobs
+    for queue, count in [("bulk", 3000), ("default", 20), ("emails", 20)]:
+        broker.enqueue_many(
+            jobs.new_jobs(tasks.add.using(backend=pg, queue_name=queue), [((1, 1), {})] * count)[0]
+        )
+    broker.enqueue_many(jobs.new_jobs(tasks.add.using(backend=pg, priority=-5), [((1, 1), {})] * 3000)[0])
+    now = broker.db.time(timezone.now())
+    sql = broker.db.sql
+    for queues, index in [((), "backroom_job_ready"), (("default",), "backroom_job_ready_queue"),
+                          (("default", "emails"), "backroom_job_ready_queue")]:  # fmt: skip
+        params = ["w", now, *broker.db.dialect.claim_pick_params(now, queues, 10)]
+        plan = _plan(pg, sql.claim(len(queues)), params)
+        assert index in plan, plan
+        assert "Seq Scan" not in plan, plan
+        assert "Rows Removed by Filter" not in plan and "Sort" not in plan.split("->")[1], plan
+
+
+@pytest.mark.django_db(transaction=True, databases="__all__")
+def test_sqlite_claim_walks_only_the_queues_it_serves():
+    broker = store_of("default").broker
+    now = broker.db.time(timezone.now())
+    for queues in [("default",), ("default", "emails")]:
+        params = ["w", now, *broker.db.dialect.claim_pick_params(now, queues, 10)]
+        with connections["default"].cursor() as cursor:
+            cursor.execute("EXPLAIN QUERY PLAN " + broker.db.sql.claim(len(queues)), params)
+            plan = "\n".join(str(row[-1]) for row in cursor.fetchall())
+        assert "backroom_job_ready_queue" in plan, plan
+        assert "SCAN backroom_job" not in plan.replace("USING INDEX", ""), plan
+
+
+def test_a_batch_of_starts_and_outcomes_is_one_statement(sql_store):
     task = tasks.add.using(backend=sql_store)
     ids = [task.enqueue(i, i).id for i in range(5)]
-    broker = task_backends[sql_store].broker
+    broker = store_of(sql_store).broker
     now = timezone.now()
     claimed = broker.claim("w1", [], 10, now, now + timedelta(minutes=1))
     outcomes = [
-        Outcome(job_id=job.id, attempt=job.attempts, status="SUCCESSFUL", finished_at=now, return_value="7")
+        Transition(
+            job_id=job.id,
+            queue_name=job.queue_name,
+            attempt=1,
+            status=JobStatus.SUCCESSFUL,
+            started_at=now,
+            finished_at=now,
+            return_value="7",
+        )
         for job in claimed
     ]
     with CaptureQueriesContext(connections[sql_store]) as queries:
-        broker.persist("w1", outcomes)
+        assert broker.record("w1", outcomes) == set()
     assert len(queries) == 1, [q["sql"] for q in queries]
     assert [(broker.get(i).status, broker.get(i).return_value) for i in ids] == [("SUCCESSFUL", 7)] * 5
 
 
-def test_postgres_batched_finish_finds_its_rows_through_an_index(pg):
-    backend = task_backends[pg]
-    task = tasks.add.using(backend=pg)
-    for i in range(3000):
-        backend.broker.enqueue(backend.new_job(task, [i, i], {}))
-    broker = backend.broker
+def test_postgres_batched_outcomes_find_their_rows_through_an_index(pg):
+    broker = store_of(pg).broker
+    jobs = store_of(pg).jobs
+    broker.enqueue_many(jobs.new_jobs(tasks.add.using(backend=pg), [((1, 1), {})] * 3000)[0])
     now = timezone.now()
     claimed = broker.claim("w1", [], 2, now, now + timedelta(minutes=1))
-    rows = [(uuid.UUID(job.id), "w1", job.attempts, "SUCCESSFUL", now, None, "2", None) for job in claimed]
-    with connections[pg].cursor() as cursor:
-        cursor.execute("ANALYZE backroom_job")
-        cursor.execute("EXPLAIN " + broker.sql.finish(len(rows)), broker.dialect.rows_params(rows))
-        plan = "\n".join(row[0] for row in cursor.fetchall())
-    # The primary key, or the status index (few rows are RUNNING): never a walk of the table.
+    db = broker.db
+    rows = [(uuid.UUID(job.id), "w1", 1, "SUCCESSFUL", now, now, None, "2", None, False) for job in claimed]
+    plan = _plan(pg, db.sql.record(len(rows)), db.dialect.table_params(rows))
     assert "Index Scan" in plan, plan
     assert "Seq Scan" not in plan, plan
+
+
+def test_mariadb_claim_walks_only_the_queue_it_serves(maria):
+    """No partial indexes: the claim's index leads with status and holder, then the queue and order."""
+    broker = store_of(maria).broker
+    jobs = store_of(maria).jobs
+    for queue, count in [("bulk", 3000), ("default", 20)]:
+        broker.enqueue_many(
+            jobs.new_jobs(tasks.add.using(backend=maria, queue_name=queue), [((1, 1), {})] * count)[0]
+        )
+    now = broker.db.time(timezone.now())
+    with connections[maria].cursor() as cursor:
+        cursor.execute("ANALYZE TABLE backroom_job")
+        for queues in [(), ("default",)]:
+            params = broker.db.dialect.claim_pick_params(now, queues, 10)
+            cursor.execute("EXPLAIN " + broker.db.sql.claim(len(queues)), params)
+            columns = [c[0] for c in cursor.description]
+            [plan] = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+            assert plan["key"] in ("backroom_job_ready", "backroom_job_ready_queue"), plan
+            assert "filesort" not in (plan["Extra"] or ""), plan
+            if queues:
+                assert plan["key"] == "backroom_job_ready_queue" and int(plan["rows"]) < 100, plan

@@ -70,7 +70,7 @@ def test_final_failure_keeps_every_traceback(store, run_worker):
         assert "raise ValueError(message)" in error.traceback
         assert "ValueError: boom" in error.traceback
     job = stored_job(store, result.id)
-    assert [e["attempt"] for e in job.errors] == [1, 2, 3]
+    assert [e.attempt for e in job.errors] == [1, 2, 3]
     assert job.finished_at is not None and job.worker_id is None
 
 

@@ -6,19 +6,24 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from backroom.brokers.base import WorkerInfo
-from backroom.compat import task_backends
+from backroom.brokers.contract import Transition, WorkerInfo
+from backroom.jobs.records import JobStatus
 from backroom.worker.runner import Worker, WorkerOptions
 from tests import tasks
+from tests.support import store_of
 
 
 def broker(store: str):
-    return task_backends[store].broker
+    return store_of(store).broker
+
+
+def inspector(store: str):
+    return store_of(store).inspector
 
 
 def drain(store: str) -> None:
     """Run every ready job of the store to its outcome with an in-process burst worker."""
-    assert Worker(task_backends[store], WorkerOptions(burst=True)).run() == 0
+    assert Worker(store_of(store), WorkerOptions(burst=True)).run() == 0
 
 
 def failed_job(store: str, message: str = "boom") -> str:
@@ -47,9 +52,17 @@ def register_worker(
 
 
 def claim_one(store: str, worker_id: str) -> str:
-    """Enqueue a job and claim it for ``worker_id``, leaving it RUNNING."""
+    """Enqueue a job, claim it for ``worker_id`` and record its start, leaving it RUNNING."""
     result = tasks.noop.using(backend=store, priority=100).enqueue()
     now = timezone.now()
     claimed = broker(store).claim(worker_id, (), 1, now, now + timedelta(seconds=60))
     assert [job.id for job in claimed] == [result.id]
+    start = Transition(
+        job_id=result.id,
+        queue_name=claimed[0].queue_name,
+        attempt=1,
+        status=JobStatus.RUNNING,
+        started_at=now,
+    )
+    assert broker(store).record(worker_id, [start]) == set()
     return result.id

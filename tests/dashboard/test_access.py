@@ -58,11 +58,38 @@ def test_inactive_staff_are_refused(db):
 
 
 @pytest.mark.parametrize("url", PAGES)
-def test_staff_see_every_page(viewer, url):
+def test_viewers_see_every_page(viewer, url):
     assert viewer.get(url).status_code == 200
 
 
-def test_nobody_acts_without_staff_and_the_change_permission(store, failed, client, outsider, viewer):
+@pytest.mark.parametrize("url", PAGES)
+def test_staff_without_the_view_permission_are_refused(staff, url):
+    assert staff.get(url).status_code == 403
+
+
+def test_the_change_permission_includes_viewing_and_superusers_have_both(store, failed, operator, db):
+    job_page = f"/backroom/jobs/{failed}/?backend={store}"
+    assert b'data-action="retry"' in operator.get(job_page).content
+    root = User.objects.create_superuser("root", password="pw")
+    client = Client()
+    client.force_login(root)
+    assert b'data-action="retry"' in client.get(job_page).content
+    assert client.post(f"/backroom/jobs/{failed}/retry?backend={store}").status_code == 302
+    assert stored_job(store, failed).status == "READY"
+
+
+def test_pages_and_actions_are_never_cached(store, failed, viewer, operator):
+    responses = [viewer.get(url) for url in PAGES]
+    responses.append(viewer.get(f"/backroom/jobs/{failed}/?backend={store}"))
+    responses.append(operator.post(f"/backroom/jobs/{failed}/retry?backend={store}"))
+    responses.append(viewer.get("/backroom/metrics"))
+    for response in responses:
+        assert response.status_code in (200, 302)
+        cache_control = {part.strip() for part in response["Cache-Control"].split(",")}
+        assert {"no-store", "private"} <= cache_control, response["Cache-Control"]
+
+
+def test_nobody_acts_without_staff_and_the_change_permission(store, failed, client, outsider, viewer, staff):
     job_page = f"/backroom/jobs/{failed}/?backend={store}"
     assert b'data-action="retry"' not in viewer.get(job_page).content  # no button without the permission
     for url, data in actions(failed):
@@ -71,6 +98,7 @@ def test_nobody_acts_without_staff_and_the_change_permission(store, failed, clie
         assert client.post(url, data)["Location"].startswith("/admin/login/")
         assert outsider.post(url, data).status_code == 403
         assert viewer.post(url, data).status_code == 403
+        assert staff.post(url, data).status_code == 403
     confirm = f"/backroom/failed/delete/confirm?task=tests.tasks.always_fail&backend={store}"
     assert viewer.get(confirm).status_code == 403
     job = stored_job(store, failed)
@@ -112,4 +140,4 @@ def test_operators_can_act(store, failed, operator):
     assert stored_job(store, failed).status == "READY"
     assert operator.post(f"/backroom/jobs/{ready.id}/cancel", {"backend": store}).status_code == 302
     assert stored_job(store, ready.id).status == "CANCELLED"
-    assert "operator (dashboard)" in stored_job(store, ready.id).errors[-1]["cancelled_by"]
+    assert "operator (dashboard)" in stored_job(store, ready.id).errors[-1].cancelled_by

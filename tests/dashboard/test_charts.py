@@ -5,11 +5,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from backroom.brokers.base import JobRecord
 from backroom.dashboard.charts import Series, lines, stacked_bars
 from backroom.dashboard.overview import HISTORY_MINUTES, history_start
 from backroom.dashboard.timeline import timeline
-from backroom.humanize import duration
+from backroom.jobs.records import ErrorRecord, JobRecord
+from backroom.monitoring.humanize import duration
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -103,12 +103,11 @@ def at(seconds: int) -> datetime:
 
 def test_timeline_of_a_job_that_failed_then_succeeded_on_three_attempts():
     errors = [
-        {
-            "exception_class_path": "builtins.OSError", "attempt": 1,
-            "at": at(2).isoformat(), "started_at": at(1).isoformat(),
-        },
-        {"exception_class_path": "backroom.exceptions.WorkerLost", "attempt": 2, "at": at(9).isoformat()},
-    ]  # fmt: skip
+        ErrorRecord(
+            exception_class_path="builtins.OSError", traceback="", attempt=1, at=at(2), started_at=at(1)
+        ),
+        ErrorRecord(exception_class_path="backroom.exceptions.WorkerLost", traceback="", attempt=2, at=at(9)),
+    ]
     job = _job(
         status="SUCCESSFUL", attempts=3, started_at=at(1), last_attempted_at=at(10), finished_at=at(11),
         worker_ids=["w1", "w2", "w3"], errors=errors,
@@ -126,11 +125,9 @@ def test_timeline_of_a_job_that_failed_then_succeeded_on_three_attempts():
 
 
 def test_timeline_of_a_cancelled_job_and_a_running_one():
-    cancel = {
-        "exception_class_path": "backroom.exceptions.JobCancelled",
-        "at": at(5).isoformat(),
-        "cancelled_by": "ann",
-    }
+    cancel = ErrorRecord(
+        exception_class_path="backroom.exceptions.JobCancelled", traceback="", at=at(5), cancelled_by="ann"
+    )
     assert [e.what for e in timeline(_job(status="CANCELLED", errors=[cancel]))] == [
         "enqueued on queue q",
         "cancelled by ann",

@@ -5,18 +5,19 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from backroom.brokers.inspection import Inspector, JobFilter, percentile
+from backroom.backends.stores import stores
+from backroom.brokers.contract import Cancelled, Transition
+from backroom.brokers.inspection import JobFilter, percentile
 from backroom.compat import TaskResultStatus
-from backroom.monitoring import inspectors
+from backroom.jobs.records import JobStatus
 from tests import tasks
-from tests.support import stored_job
+from tests.support import store_of, stored_job
 
-from .states import broker, claim_one, drain, failed_job, register_worker
+from .states import claim_one, drain, failed_job, inspector, register_worker
 
 
-def test_database_broker_is_an_inspector(store):
-    assert isinstance(broker(store), Inspector)
-    assert store in inspectors()
+def test_every_store_can_be_inspected(store):
+    assert store in stores()
 
 
 def test_queue_stats_count_each_state(store):
@@ -29,7 +30,7 @@ def test_queue_stats_count_each_state(store):
     tasks.in_emails_queue.using(backend=store).enqueue("a", store)
     tasks.noop.using(backend=store, run_after=timezone.now() + timedelta(hours=1)).enqueue()
 
-    stats = {q.queue_name: q for q in broker(store).queue_stats(timezone.now())}
+    stats = {q.queue_name: q for q in inspector(store).queue_stats(timezone.now())}
 
     assert set(stats) == {"default", "emails"}
     default = stats["default"]
@@ -47,13 +48,13 @@ def test_throughput_and_timings_cover_finished_jobs(store):
     failed_job(store)
     drain(store)
 
-    counts = broker(store).throughput(since)
+    counts = inspector(store).throughput(since)
     assert sum(c.successful for c in counts) == 4
     assert sum(c.failed for c in counts) == 1
     assert {c.queue_name for c in counts} == {"default"}
     assert all(c.minute.second == 0 and c.minute.microsecond == 0 for c in counts)
 
-    timings = broker(store).timings(since, timedelta(minutes=5), sample_per_minute=3)
+    timings = inspector(store).timings(since, timedelta(minutes=5), sample_per_minute=3)
     assert {t.queue_name for t in timings} == {"default"}
     # At most 3 jobs are sampled per minute; 5 finished within at most 2 minutes.
     assert 3 <= sum(t.samples for t in timings) <= 5
@@ -67,8 +68,8 @@ def test_nothing_older_than_the_window_counts(store):
     tasks.add.using(backend=store).enqueue(1, 2)
     drain(store)
     later = timezone.now() + timedelta(seconds=1)
-    assert broker(store).throughput(later) == []
-    assert broker(store).timings(later, timedelta(minutes=5), 10) == []
+    assert inspector(store).throughput(later) == []
+    assert inspector(store).timings(later, timedelta(minutes=5), 10) == []
 
 
 def test_failed_tasks_group_failures_by_task(store):
@@ -76,7 +77,7 @@ def test_failed_tasks_group_failures_by_task(store):
     failed_job(store)
     tasks.fail_times.using(backend=store, max_attempts=1).enqueue("x", 5, store)
     drain(store)
-    failures = broker(store).failed_tasks(limit=10)
+    failures = inspector(store).failed_tasks(limit=10)
     assert [(f.task_path, f.count) for f in failures] == [
         ("tests.tasks.always_fail", 2),
         ("tests.tasks.fail_times", 1),
@@ -89,16 +90,16 @@ def test_job_listing_filters_and_pages(store):
     middle = timezone.now()
     emails = tasks.in_emails_queue.using(backend=store).enqueue("a", store)
     last = tasks.add.using(backend=store).enqueue(2, 2)
-    inspector = broker(store)
+    listing = inspector(store)
 
-    page = inspector.jobs(JobFilter(), offset=0, limit=2)
+    page = listing.jobs(JobFilter(), offset=0, limit=2)
     assert [j.id for j in page.jobs] == [last.id, emails.id]
     assert page.has_next
-    page = inspector.jobs(JobFilter(), offset=2, limit=2)
+    page = listing.jobs(JobFilter(), offset=2, limit=2)
     assert [j.id for j in page.jobs] == [first.id] and not page.has_next
 
     def ids(**where):
-        return [j.id for j in inspector.jobs(JobFilter(**where), 0, 10).jobs]
+        return [j.id for j in listing.jobs(JobFilter(**where), 0, 10).jobs]
 
     assert ids(queue_name="emails") == [emails.id]
     assert ids(task="TASKS.ADD") == [last.id, first.id]
@@ -115,7 +116,7 @@ def test_workers_show_the_jobs_they_run(store):
     register_worker(store, "w-busy", ["default"])
     register_worker(store, "w-idle", [])
     job_id = claim_one(store, "w-busy")
-    workers = {w.id: w for w in broker(store).workers()}
+    workers = {w.id: w for w in inspector(store).workers()}
     assert set(workers) == {"w-busy", "w-idle"}
     busy = workers["w-busy"]
     assert [(r.id, r.task_path, r.attempt) for r in busy.running] == [(job_id, "tests.tasks.noop", 1)]
@@ -128,11 +129,11 @@ def test_retry_gives_a_used_up_job_another_attempt(store):
     drain(store)
     assert stored_job(store, result.id).status == "FAILED"
 
-    assert broker(store).retry_job(result.id, timezone.now())
+    assert inspector(store).retry_job(result.id, timezone.now())
     job = stored_job(store, result.id)
     assert (job.status, job.attempts, job.max_attempts, job.finished_at) == ("READY", 1, 2, None)
     assert len(job.errors) == 1  # the failure stays in the history
-    assert not broker(store).retry_job(result.id, timezone.now())  # READY: nothing to retry
+    assert not inspector(store).retry_job(result.id, timezone.now())  # READY: nothing to retry
 
     drain(store)
     result.refresh()
@@ -142,42 +143,47 @@ def test_retry_gives_a_used_up_job_another_attempt(store):
 
 
 def test_retry_refuses_unknown_and_malformed_ids(store):
-    assert not broker(store).retry_job("00000000-0000-7000-8000-000000000000", timezone.now())
-    assert not broker(store).retry_job("not-a-uuid", timezone.now())
-    assert not broker(store).cancel_job("'; DROP TABLE backroom_job; --", timezone.now(), "x")
-    assert not broker(store).request_cancel("nope")
+    assert not inspector(store).retry_job("00000000-0000-7000-8000-000000000000", timezone.now())
+    assert not inspector(store).retry_job("not-a-uuid", timezone.now())
+    assert inspector(store).cancel("'; DROP TABLE backroom_job; --", timezone.now(), "x") == Cancelled.UNKNOWN
+    assert inspector(store).cancel("nope", timezone.now(), "x") == Cancelled.UNKNOWN
 
 
 def test_cancel_a_ready_job_records_who(store):
     result = tasks.noop.using(backend=store).enqueue()
-    assert broker(store).cancel_job(result.id, timezone.now(), by="alice")
+    assert inspector(store).cancel(result.id, timezone.now(), by="alice") == Cancelled.CANCELLED
     job = stored_job(store, result.id)
     assert job.status == "CANCELLED" and job.finished_at is not None
-    assert job.errors[-1]["exception_class_path"] == "backroom.exceptions.JobCancelled"
-    assert job.errors[-1]["cancelled_by"] == "alice"
-    assert "cancelled by alice" in job.errors[-1]["traceback"]
-    assert not broker(store).cancel_job(result.id, timezone.now(), by="bob")  # already cancelled
+    assert job.errors[-1].exception_class_path == "backroom.exceptions.JobCancelled"
+    assert job.errors[-1].cancelled_by == "alice"
+    assert "cancelled by alice" in job.errors[-1].traceback
+    assert inspector(store).cancel(result.id, timezone.now(), by="bob") == Cancelled.FINISHED
     drain(store)
     assert stored_job(store, result.id).status == "CANCELLED"  # no worker picks it up
 
-    assert broker(store).retry_job(result.id, timezone.now())  # a cancelled job can run after all
+    assert inspector(store).retry_job(result.id, timezone.now())  # a cancelled job can run after all
     drain(store)
     assert stored_job(store, result.id).status == "SUCCESSFUL"
 
 
-def test_request_cancel_reaches_only_running_jobs(store):
-    ready = tasks.noop.using(backend=store).enqueue()
+def test_cancel_asks_a_running_job_to_stop(store):
     running = claim_one(store, "w-1")
-    assert not broker(store).request_cancel(ready.id)
-    assert broker(store).request_cancel(running)
-    assert broker(store).is_cancel_requested(running)
-    assert not broker(store).is_cancel_requested(ready.id)
+    assert inspector(store).cancel(running, timezone.now(), by="alice") == Cancelled.REQUESTED
+    job = stored_job(store, running)
+    assert (job.status, job.cancel_requested) == ("RUNNING", True)
 
 
-def test_cancel_refuses_a_running_job(store):
-    running = claim_one(store, "w-1")
-    assert not broker(store).cancel_job(running, timezone.now(), by="alice")
-    assert stored_job(store, running).status == "RUNNING"
+def test_cancel_of_a_job_held_ahead_stops_it_from_starting(store):
+    held = tasks.noop.using(backend=store).enqueue()
+    now = timezone.now()
+    [claimed] = store_of(store).broker.claim("w-1", (), 1, now, now + timedelta(seconds=60))
+    assert inspector(store).cancel(held.id, now, by="alice") == Cancelled.CANCELLED
+    start = Transition(
+        job_id=held.id, queue_name=claimed.queue_name, attempt=1, status=JobStatus.RUNNING, started_at=now
+    )
+    assert store_of(store).broker.record("w-1", [start]) == {held.id}  # the worker learns it must not run
+    job = stored_job(store, held.id)
+    assert (job.status, job.attempts, job.worker_id) == ("CANCELLED", 0, None)
 
 
 def test_retry_and_delete_all_failed_of_a_task(store):
@@ -191,17 +197,17 @@ def test_retry_and_delete_all_failed_of_a_task(store):
     keyed_ids.append(keyed.enqueue("k2").id)
     drain(store)
 
-    assert broker(store).retry_failed("tests.tasks.always_fail", timezone.now()) == 4
+    assert inspector(store).retry_failed("tests.tasks.always_fail", timezone.now()) == 4
     statuses = [stored_job(store, i).status for i in failed]
     assert statuses == ["READY"] * 3
     assert sorted(stored_job(store, i).status for i in keyed_ids) == ["FAILED", "READY"]
     assert stored_job(store, other.id).status == "FAILED"
 
     drain(store)
-    assert broker(store).delete_failed("tests.tasks.always_fail") == 5
-    assert broker(store).get(failed[0]) is None
+    assert inspector(store).delete_failed("tests.tasks.always_fail") == 5
+    assert inspector(store).get(failed[0]) is None
     assert stored_job(store, other.id).status == "FAILED"
-    assert broker(store).delete_failed("tests.tasks.always_fail") == 0
+    assert inspector(store).delete_failed("tests.tasks.always_fail") == 0
 
 
 @pytest.mark.parametrize(

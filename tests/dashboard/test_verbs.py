@@ -97,4 +97,4 @@ def test_cancel_verb(store):
     assert f"cancelled {ready}" in out and f"asked {running} to stop" in out
     assert f"not cancelled {failed}" in err
     assert stored_job(store, ready).status == "CANCELLED"
-    assert stored_job(store, ready).errors[-1]["cancelled_by"] == "manage.py backroom cancel"
+    assert stored_job(store, ready).errors[-1].cancelled_by == "manage.py backroom cancel"

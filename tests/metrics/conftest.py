@@ -1,3 +1,3 @@
-"""The dashboard's users and stores, for the metrics endpoint too."""
+"""The dashboard's users, for the metrics endpoint too."""
 
-from tests.dashboard.conftest import outsider, store, viewer  # noqa: F401 - fixtures
+from tests.dashboard.conftest import outsider, staff, viewer  # noqa: F401 - fixtures

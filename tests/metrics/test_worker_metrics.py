@@ -24,11 +24,12 @@ def test_signals_feed_the_counters_and_histograms(store):
         tasks.always_fail.using(backend=store, max_attempts=1).enqueue("no")
         tasks.always_fail.using(backend=store, max_attempts=2, retry=RetryPolicy(jitter=0)).enqueue("later")
         tasks.noop.using(backend=store, queue_name="emails").enqueue()
-        assert Worker(task_backends[store], WorkerOptions(burst=True)).run() == 0
+        assert Worker(task_backends[store].store, WorkerOptions(burst=True)).run() == 0
     finally:
         metrics.disconnect()
     tasks.add.using(backend=store).enqueue(1, 2)
-    assert Worker(task_backends[store], WorkerOptions(burst=True)).run() == 0  # not counted: disconnected
+    # Not counted: disconnected.
+    assert Worker(task_backends[store].store, WorkerOptions(burst=True)).run() == 0
 
     def sample(name: str, **labels: str) -> float | None:
         return metrics.registry.get_sample_value(name, labels)

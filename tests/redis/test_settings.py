@@ -1,6 +1,7 @@
 """RedisBackend's OPTIONS, its system checks, and what happens when Redis is down."""
 
 import logging
+import re
 import threading
 
 import pytest
@@ -68,13 +69,14 @@ def test_valid_options_reach_the_broker(settings):
     settings.TASKS = {
         "r": {
             "BACKEND": "backroom.backends.RedisBackend",
-            "OPTIONS": {"REDIS_URL": NOWHERE, "KEY_PREFIX": "{app}:jobs", "RESULT_TTL_SECONDS": 1.5},
+            "OPTIONS": {"REDIS_URL": NOWHERE, "KEY_PREFIX": "app:jobs", "RESULT_TTL_SECONDS": 1.5},
         }
     }
     backend = task_backends["r"]
     assert backend.settings_errors == []
-    assert backend.broker.key("job", "1") == "{app}:jobs:job:1"
-    assert backend.broker.on_commit_database is None
+    broker = backend.store.broker
+    assert broker.keys.job("emails", "1") == "{app:jobs:emails}:job:1"
+    assert (broker.on_commit_database, broker.ttl_ms) == (None, "1500")
 
 
 def test_enqueue_with_redis_down_raises_store_unavailable(settings):
@@ -85,16 +87,19 @@ def test_enqueue_with_redis_down_raises_store_unavailable(settings):
 
 def test_worker_backs_off_while_redis_is_down(settings, caplog):
     settings.TASKS = {"r": {"BACKEND": "backroom.backends.RedisBackend", "OPTIONS": {"REDIS_URL": NOWHERE}}}
-    worker = Worker(task_backends["r"], WorkerOptions())
+    worker = Worker(task_backends["r"].store, WorkerOptions())
     exit_code: list[int] = []
     caplog.set_level(logging.WARNING, logger="backroom")
     thread = threading.Thread(target=lambda: exit_code.append(worker.run()))
     thread.start()
     try:
         # The loop survives failed passes and keeps trying, waiting longer each time.
-        wait_until(lambda: caplog.text.count("store unavailable, retrying") >= 3, timeout=30)
+        wait_until(lambda: caplog.text.count("store error, retrying") >= 4, timeout=30)
     finally:
         worker.request_stop()
         thread.join(30)
-    assert "retrying in 0.1s" in caplog.text and "retrying in 0.4s" in caplog.text
+    delays = [float(d) for d in re.findall(r"retrying in ([0-9.]+)s", caplog.text)]
+    # Doubling with jitter: each delay in [half, all] of 0.1 s, 0.2 s, 0.4 s, 0.8 s...
+    for delay, ceiling in zip(delays, (0.1, 0.2, 0.4, 0.8), strict=False):
+        assert ceiling / 2 <= delay <= ceiling, delays
     assert exit_code == [1]  # it could not unregister on the way out

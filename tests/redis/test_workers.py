@@ -4,24 +4,24 @@ import signal
 import threading
 import time
 
-from backroom.compat import TaskResultStatus, task_backends
+from backroom.compat import TaskResultStatus
 from tests import tasks
-from tests.support import runs, wait_until, worker_count
+from tests.support import redis_of, runs, store_of, wait_until, worker_count
 
 
-def _successful(broker, queue="default"):
-    return broker.client.zcard(broker.key("queue", queue, "successful"))
+def _successful(alias, queue="default"):
+    redis = redis_of(alias)
+    return redis.client.zcard(redis.keys.of_queue(queue, "successful"))
 
 
 def test_two_workers_never_run_a_job_twice(redis_store, worker_process):
     count = 400
-    broker = task_backends[redis_store].broker
     workers = [worker_process("--backend", redis_store, "--concurrency", "4") for _ in range(2)]
     wait_until(lambda: worker_count(redis_store) == 2, what="both workers to register")
     task = tasks.record.using(backend=redis_store)
     for i in range(count):
         task.enqueue(f"job-{i}", "default")
-    wait_until(lambda: _successful(broker) == count, timeout=120, what="every job to succeed")
+    wait_until(lambda: _successful(redis_store) == count, timeout=120, what="every job to succeed")
     for worker in workers:
         worker.send(signal.SIGTERM)
         assert worker.wait() == 0, worker.output()
@@ -34,9 +34,9 @@ def test_two_workers_never_run_a_job_twice(redis_store, worker_process):
 
 def test_idle_worker_wakes_on_enqueue(redis_store, worker_process):
     worker = worker_process("--backend", redis_store, "--poll-interval", "60")
-    broker = task_backends[redis_store].broker
+    redis = redis_of(redis_store)
     wait_until(lambda: worker_count(redis_store) == 1, what="the worker to register")
-    wait_until(lambda: broker.client.pubsub_numsub(broker.key("enqueued"))[0][1] == 1, what="it to listen")
+    wait_until(lambda: redis.client.pubsub_numsub(redis.keys.channel)[0][1] == 1, what="it to listen")
     result = tasks.record.using(backend=redis_store).enqueue("woken", "default")
     # With a 60 s poll interval, only the published wake-up can start the job in time.
     wait_until(lambda: runs(redis_store).filter(label="woken").exists(), timeout=10)
@@ -46,7 +46,8 @@ def test_idle_worker_wakes_on_enqueue(redis_store, worker_process):
     assert result.status == TaskResultStatus.SUCCESSFUL
 
 
-def test_listen_reports_the_queue_within_milliseconds(broker):
+def test_listen_reports_the_queue_within_milliseconds(redis_store):
+    broker, redis = store_of(redis_store).broker, redis_of(redis_store)
     woken: list[tuple[str, float]] = []
     stop = threading.Event()
     listener = threading.Thread(
@@ -54,7 +55,7 @@ def test_listen_reports_the_queue_within_milliseconds(broker):
     )
     listener.start()
     try:
-        wait_until(lambda: broker.client.pubsub_numsub(broker.key("enqueued"))[0][1] == 1)
+        wait_until(lambda: redis.client.pubsub_numsub(redis.keys.channel)[0][1] == 1)
         started = time.monotonic()
         tasks.noop.using(backend="redis", queue_name="emails").enqueue()
         wait_until(lambda: woken, timeout=10)

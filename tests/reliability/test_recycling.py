@@ -65,7 +65,7 @@ def test_supervisor_options_are_checked(args, message):
 
 def test_a_signal_while_recycling_is_a_first_request_not_a_second():
     """--max-jobs and --max-memory set ``stop`` themselves; a SIGTERM then must still drain gracefully."""
-    worker = Worker(task_backends["default"], WorkerOptions())
+    worker = Worker(task_backends["default"].store, WorkerOptions())
     worker.stop.set()  # what recycling does
     worker.request_stop()
     assert not worker.abort.is_set()

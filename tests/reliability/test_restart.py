@@ -20,7 +20,7 @@ OUTAGE_RETRIES = 6
 
 
 def _status(job_id):
-    return task_backends[PRIVATE_ALIAS].broker.get(job_id).status
+    return task_backends[PRIVATE_ALIAS].store.broker.get(job_id).status
 
 
 @pytest.mark.django_db(transaction=True, databases="__all__")
@@ -46,7 +46,7 @@ def test_workers_ride_out_a_postgres_restart(private_pg, worker_process):
         # the 3 s lease, so that every lease runs out while nobody can write.
         for worker in workers:
             wait_until(
-                lambda w=worker: w.output().count("unavailable, retrying in") >= OUTAGE_RETRIES,
+                lambda w=worker: w.output().count("is unavailable") >= OUTAGE_RETRIES,
                 timeout=60,
                 what="the outage to be logged",
             )
@@ -66,7 +66,7 @@ def test_workers_ride_out_a_postgres_restart(private_pg, worker_process):
     assert "during-outage" not in labels
     # Every worker lived through the outage: none may take another's jobs for lost, so nothing repeats.
     for worker in workers:
-        assert "reaped from lost worker" not in worker.output(), worker.output()
+        assert "taken back from lost worker" not in worker.output(), worker.output()
     assert len(labels) == JOBS
     assert ran_during_outage < JOBS, "the outage must fall in the middle of the run"
 

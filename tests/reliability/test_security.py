@@ -61,7 +61,7 @@ def test_only_tasks_run_from_a_stored_path(store, tmp_path):
     Job.objects.using(store).bulk_create(rows)
     good = tasks.record.using(backend=store).enqueue("good", store)
 
-    worker = Worker(task_backends[store], WorkerOptions(burst=True, concurrency=4))
+    worker = Worker(task_backends[store].store, WorkerOptions(burst=True, concurrency=4))
     assert worker.run() == 0  # os._exit, sys.exit, os.kill... would have ended this very process
 
     assert not sentinel.exists()
@@ -84,7 +84,7 @@ def test_injection_strings_as_queue_names_are_refused_at_enqueue(store, queue):
 
 
 def test_injection_strings_reach_sql_only_as_parameters(store, run_worker):
-    broker = task_backends[store].broker
+    broker = task_backends[store].store.broker
     outsider = tasks.record.using(backend=store, queue_name="other").enqueue("outsider", store)
     results = [echo.using(backend=store).enqueue(text, key=text) for text in INJECTIONS]
     # As the queues a worker serves, as its id, and as a job id to read.

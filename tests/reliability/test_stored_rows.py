@@ -37,7 +37,7 @@ def store(sql_store):
 
 def run_burst(store: str, within: float = 30.0) -> int:
     """Run a burst worker; a worker still busy after ``within`` seconds is spinning: fail."""
-    worker = Worker(task_backends[store], WorkerOptions(burst=True, concurrency=2))
+    worker = Worker(task_backends[store].store, WorkerOptions(burst=True, concurrency=2))
     fired = threading.Event()
 
     def stop_spinning() -> None:
@@ -138,8 +138,8 @@ def test_running_rows_with_nulls_are_reaped_not_stuck(store, fields):
 @pytest.mark.parametrize(
     "fields, expected",
     [
-        ({"attempts": -3}, TaskResultStatus.SUCCESSFUL),
-        ({"max_attempts": 0}, TaskResultStatus.SUCCESSFUL),
+        ({"attempts": -3}, TaskResultStatus.FAILED),  # corrupt: CorruptJob names the field
+        ({"max_attempts": 0}, TaskResultStatus.FAILED),
         ({"max_attempts": -5, "args": ["x", 1]}, TaskResultStatus.FAILED),
         (
             {"timeout_seconds": -1.0, "task_path": "tests.tasks.busy_loop", "args": [5]},

@@ -1,7 +1,6 @@
 """A task module declaring its schedule with the decorator, as a project's tasks.py would."""
 
-from backroom import schedule
-from backroom.compat import task
+from backroom import schedule, task
 
 
 @schedule(cron="*/5 * * * *", timezone="Europe/Paris", queue_name="cache", priority=5)

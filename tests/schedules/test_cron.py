@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from backroom import cron
+from backroom.scheduler import cron
 
 PARIS = ZoneInfo(
     "Europe/Paris"

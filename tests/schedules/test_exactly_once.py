@@ -39,7 +39,7 @@ def test_three_schedulers_enqueue_each_slot_exactly_once(pg):
 
     def run(index: int) -> None:
         rng = random.Random(index)
-        scheduler = Scheduler(task_backends[pg], schedules(pg))
+        scheduler = Scheduler(task_backends[pg].store, schedules(pg))
         try:
             scheduler.tick(START)
             for now in steps[1:]:

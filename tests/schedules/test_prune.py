@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from backroom.compat import TaskResultStatus, task_backends
 from backroom.models import Job, JobStatus, ScheduleRun
-from backroom.pruning import Retention, prune
 from backroom.scheduler.registry import MAINTENANCE
+from backroom.scheduler.retention import Retention, prune
 from backroom.scheduler.runner import Scheduler
 from tests.support import stored_job
 
@@ -48,7 +48,7 @@ def test_retention_per_outcome_and_live_jobs_untouched(sql_store):
     old_cancelled = make_jobs(sql_store, JobStatus.CANCELLED, 31)
     ancient_ready = make_jobs(sql_store, JobStatus.READY, 400)
     ancient_running = make_jobs(sql_store, JobStatus.RUNNING, 400)
-    pruned = prune(task_backends[sql_store].broker, Retention(), timezone.now())
+    pruned = prune(task_backends[sql_store].store.broker, Retention(), timezone.now())
     assert pruned.jobs == 3
     gone = set(old_success + old_failure + old_cancelled)
     kept = set(recent_success + recent_failure + ancient_ready + ancient_running)
@@ -60,7 +60,7 @@ def test_prune_deletes_in_bounded_batches(sql_store):
     make_jobs(sql_store, JobStatus.SUCCESSFUL, 10, count=25)
     kept = make_jobs(sql_store, JobStatus.SUCCESSFUL, 1, count=3)
     with CaptureQueriesContext(connections[sql_store]) as queries:
-        pruned = prune(task_backends[sql_store].broker, Retention(batch_size=10), timezone.now())
+        pruned = prune(task_backends[sql_store].store.broker, Retention(batch_size=10), timezone.now())
     assert pruned.jobs == 25
     assert remaining(sql_store) == set(kept)
     deletes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("DELETE FROM backroom_job")]
@@ -78,11 +78,11 @@ def test_prune_keeps_each_schedules_last_run(sql_store):
         )
         for name, age in rows
     )
-    pruned = prune(backend.broker, Retention(batch_size=1), now)
+    pruned = prune(backend.store.broker, Retention(batch_size=1), now)
     assert pruned.schedule_runs == 3
     left = ScheduleRun.objects.using(sql_store).order_by("schedule_name")
     assert [(r.schedule_name, (now - r.slot_at).days) for r in left] == [("hourly", 2), ("yearly", 200)]
-    assert set(backend.broker.last_slots(["hourly", "yearly"])) == {"hourly", "yearly"}
+    assert set(backend.store.broker.last_slots(["hourly", "yearly"])) == {"hourly", "yearly"}
 
 
 def test_prune_skips_rows_another_transaction_holds(pg):
@@ -104,7 +104,7 @@ def test_prune_skips_rows_another_transaction_holds(pg):
     holder.start()
     try:
         assert holding.wait(30)
-        pruned = prune(task_backends[pg].broker, Retention(batch_size=2), timezone.now())
+        pruned = prune(task_backends[pg].store.broker, Retention(batch_size=2), timezone.now())
     finally:
         release.set()
         holder.join(30)
@@ -136,7 +136,7 @@ def test_retention_comes_from_settings(sql_store, settings):
 
 def test_maintenance_schedule_prunes_the_store_it_runs_on(sql_store, run_worker):
     old = make_jobs(sql_store, JobStatus.SUCCESSFUL, 8, count=3)
-    scheduler = Scheduler(task_backends[sql_store], [replace(MAINTENANCE, backend=sql_store)])
+    scheduler = Scheduler(task_backends[sql_store].store, [replace(MAINTENANCE, backend=sql_store)])
     now = timezone.now()
     scheduler.tick(now)
     [enqueued] = scheduler.tick(now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1))

@@ -36,8 +36,8 @@ def test_schedules_lists_last_and_next_run(store, settings):
     }
     backend = task_backends[store]
     last_night = timezone.now().replace(hour=1, minute=0, second=0, microsecond=0) - timedelta(days=1)
-    job = backend.new_job(tasks.noop.using(backend=store), (), {})
-    backend.broker.enqueue_slot(job, "nightly", last_night)
+    job = backend.jobs.new_job(tasks.noop.using(backend=store), (), {})
+    backend.store.broker.enqueue_slot(job, "nightly", last_night)
     lines = backroom("schedules").splitlines()
     assert lines[0].split() == [
         "NAME",
@@ -75,11 +75,13 @@ def test_backroom_command_checks_schedules_at_start_up(settings):
 
 @pytest.mark.parametrize("scheduler", [True, False], ids=["scheduler", "no-scheduler"])
 def test_worker_runs_the_scheduler_unless_told_not_to(store, worker_process, scheduler):
-    name = {"default": "every-second-sqlite", "pg": "every-second", "redis": "every-second-redis"}[store]
+    name = f"every-second-{store}"
     backend = task_backends[store]
     # A slot ten seconds ago: a scheduler starting now catches up on the ten since.
-    seed = backend.new_job(tasks.noop.using(backend=store), (), {})
-    backend.broker.enqueue_slot(seed, name, timezone.now().replace(microsecond=0) - timedelta(seconds=10))
+    seed = backend.jobs.new_job(tasks.noop.using(backend=store), (), {})
+    backend.store.broker.enqueue_slot(
+        seed, name, timezone.now().replace(microsecond=0) - timedelta(seconds=10)
+    )
     flags = [] if scheduler else ["--no-scheduler"]
     worker = worker_process(
         "--backend", store, "--max-jobs", "1", *flags, DJANGO_SETTINGS_MODULE="tests.schedules.e2e_settings"

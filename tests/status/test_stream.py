@@ -5,7 +5,7 @@ from functools import partial
 from django.utils import timezone
 
 from backroom.status.payload import status_payload
-from backroom.status.stream import KEEPALIVE, StreamLimits, stream
+from backroom.status.stream import KEEPALIVE, Gone, StreamLimits, stream
 from tests import tasks
 from tests.support import stored_job
 
@@ -59,6 +59,6 @@ def test_keepalive_while_quiet_and_close_at_the_time_limit(store):
 
 def test_a_job_deleted_during_the_stream_ends_it(store):
     result = tasks.add.using(backend=store).enqueue(1, 2)
-    answers = iter([_read(store, result.id), None])
+    answers = iter([_read(store, result.id), Gone.MISSING])
     chunks = list(stream(lambda: next(answers), StreamLimits(), sleep=lambda _: None))
     assert chunks[-1] == 'event: end\ndata: {"reason":"missing"}\n\n'

@@ -114,7 +114,7 @@ def test_stream_of_a_finished_task_ends(store, client, run_worker):
     response = client.get(f"/status/{status_token(result, expose_return_value=True)}/events/")
     assert response.status_code == 200
     assert response["Content-Type"] == "text/event-stream"
-    assert response["Cache-Control"] == "no-cache"
+    assert response["Cache-Control"] == "no-store"
     started = time.monotonic()
     body = b"".join(response.streaming_content)  # returns only because the stream ends
     assert time.monotonic() - started < 5

@@ -1,236 +1,258 @@
-"""The broker for Redis: each write is one Lua script, which Redis runs atomically.
+"""The broker for Redis (one server or a cluster): each write is a Lua script over one queue's keys.
 
-Every write made on behalf of a worker is guarded by the claim (job id,
-worker id, attempt), so a late write after a reap changes nothing. Every key
-lives under the configured prefix; docs/redis.md describes the layout.
+Every write made on behalf of a worker is guarded by its claim (job id,
+worker id, attempt), so a late write after a job was taken back changes
+nothing. docs/redis.md describes the layout.
 """
 
 import functools
 import itertools
 import json
 import threading
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-import redis
 from django.db import transaction
 
-from ...exceptions import StoreUnavailable
-from ...models import ACTIVE_STATUSES
-from ...serialization import dumps
-from ..base import (
-    LOST_WORKER_ERROR,
-    LOST_WORKER_TRACEBACK,
-    REAP_BATCH,
-    STALE_WORKER_RETENTION,
-    ClaimRef,
-    JobBatch,
-    JobRecord,
-    NewJob,
-    Outcome,
-    Pruned,
-    Reaped,
-    SlotRun,
-    WorkerInfo,
-)
-from .codec import as_mapping, from_micros, micros, new_job_fields, record
-from .scripts import Scripts
+from ...jobs.building import new_job_ids
+from ...jobs.json import dumps
+from ...jobs.records import ACTIVE, JobBatch, JobRecord, JobStatus, NewJob, claim_order
+from ..contract import ClaimRef, HeldJob, Pruned, SlotRun, Transition, WorkerInfo
+from .codec import as_mapping, from_micros, job_from_hash, micros, new_job_fields
+from .connection import RedisStore, process_name, translated
+from .keys import slot_of, with_slot
 
-#: redis-py errors that mean Redis cannot serve us for now: down, loading, failing over.
-UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError, redis.ReadOnlyError)
-#: Connection settings unless the REDIS_URL's query string (``?socket_timeout=...``) says otherwise.
-CLIENT_DEFAULTS: dict[str, Any] = {
-    "socket_timeout": 10.0,
-    "socket_connect_timeout": 5.0,
-    "health_check_interval": 30,
-}
 #: Jobs per enqueue_many script call.
 ENQUEUE_MANY_CHUNK = 1000
 #: How long the listener waits for a message before it looks at its stop event.
 LISTEN_TIMEOUT_SECONDS = 0.5
 
 
-def _reports_unavailable[**P, R](method: Callable[P, R]) -> Callable[P, R]:
-    """Raise StoreUnavailable when Redis cannot be reached, as the worker expects of any store."""
-
-    @functools.wraps(method)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return method(*args, **kwargs)
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(f"Redis is unavailable: {exc}") from exc
-
-    return wrapper
-
-
 def _job_arguments(job: NewJob) -> list[str]:
-    """The arguments that describe a new job to the enqueue scripts (see store_job in common.lua)."""
+    """What describes a new job to the enqueue scripts after the queue (see store_job in common.lua)."""
     delayed = "1" if job.available_at > job.enqueued_at else ""
-    args = [job.id, job.queue_name, job.unique_key or "", delayed]
+    args = [job.id, job.unique_key or "", delayed]
     args.extend(itertools.chain.from_iterable(new_job_fields(job).items()))
     return args
 
 
-def _in_batches(script: Any, args: list[str], batch_size: int) -> int:
-    """Run a bounded delete script, one short atomic call each, until a batch comes back short."""
-    deleted = 0
-    while True:
-        count = int(script(args=[*args, batch_size]))
-        deleted += count
-        if count < batch_size:
-            return deleted
-
-
 class RedisBroker:
-    """Jobs in Redis at ``url``, every key starting with ``prefix:``.
+    """Jobs in Redis, every key under the configured prefix."""
 
-    One client (one connection pool) serves every thread of the process that
-    uses this broker; the listener takes a connection of its own.
-    """
-
+    joins_transactions = False
     #: Enqueue publishes to idle workers at once; polling only finds delayed jobs and retries.
     default_poll_interval_seconds = 1.0
 
     def __init__(
         self,
-        url: str,
-        prefix: str,
+        redis_store: RedisStore,
         *,
         on_commit_database: str | None = None,
         result_ttl_seconds: float | None = None,
     ) -> None:
-        self.prefix = prefix
+        self.redis = redis_store
+        self.keys = redis_store.keys
         self.on_commit_database = on_commit_database
-        self._ttl_ms = "" if result_ttl_seconds is None else str(round(result_ttl_seconds * 1000))
-        self.client = redis.Redis.from_url(url, decode_responses=True, **CLIENT_DEFAULTS)
-        self.scripts = Scripts.register(self.client)
+        self.ttl_ms = "" if result_ttl_seconds is None else str(round(result_ttl_seconds * 1000))
+        self._held_queues: dict[str, set[str]] = defaultdict(set)  # worker id -> queues it claimed from
 
-    def key(self, *parts: str) -> str:
-        """Return the name of one of this broker's keys, as the Lua scripts build it."""
-        return ":".join((self.prefix, *parts))
+    # Storing jobs.
 
-    # What backends call.
+    def new_ids(self, queue_name: str, count: int) -> list[str]:
+        slot = self.keys.slot(queue_name)
+        return [with_slot(job_id, slot) for job_id in new_job_ids(count)]
 
-    @_reports_unavailable
-    def enqueue(self, job: NewJob) -> JobRecord | None:
+    def _after_commit(self, write: Callable[[], Any]) -> bool:
+        """Defer ``write`` to the caller's commit when asked to (ENQUEUE_ON_COMMIT); return whether it was."""
         database = self.on_commit_database
-        if database is not None and transaction.get_connection(database).in_atomic_block:
-            # Written once the caller's transaction commits; nothing if it rolls back.
-            transaction.on_commit(functools.partial(self._store, job), using=database)
-            return self._active(job.unique_key) if job.unique_key else None
+        if database is None or not transaction.get_connection(database).in_atomic_block:
+            return False
+        transaction.on_commit(write, using=database)  # nothing is written if it rolls back
+        return True
+
+    @translated
+    def enqueue(self, job: NewJob) -> JobRecord | None:
+        if self._after_commit(functools.partial(self._store, job)):
+            return self._active(job.queue_name, job.unique_key) if job.unique_key else None
         return self._store(job)
 
-    @_reports_unavailable  # also when called on commit
+    @translated  # also when called on commit
     def _store(self, job: NewJob) -> JobRecord | None:
-        existing = self.scripts.enqueue(args=[self.prefix, *_job_arguments(job)])
-        return record(as_mapping(existing)) if existing else None
+        queue = job.queue_name
+        args = [self.keys.base(queue), self.keys.channel, queue, *_job_arguments(job)]
 
-    @_reports_unavailable
+        def build(pipe: Any) -> None:
+            pipe.sadd(self.keys.queues, queue)
+            self.redis.run(self.redis.scripts.enqueue, [queue], args, client=pipe)
+
+        _, existing = self.redis.pipelined(build)
+        return job_from_hash(as_mapping(existing)) if existing else None
+
+    @translated
     def enqueue_many(self, batch: JobBatch) -> None:
-        database = self.on_commit_database
-        if database is not None and transaction.get_connection(database).in_atomic_block:
-            # Written once the caller's transaction commits; nothing if it rolls back.
-            transaction.on_commit(functools.partial(self._store_many, batch), using=database)
-        else:
+        if not self._after_commit(functools.partial(self._store_many, batch)):
             self._store_many(batch)
 
-    @_reports_unavailable  # also when called on commit
+    @translated  # also when called on commit
     def _store_many(self, batch: JobBatch) -> None:
         if not batch.ids:
             return
+        queue = batch.queue_name
         shared = new_job_fields(batch.job(0))
         for own in ("id", "args", "kwargs"):
             del shared[own]
         delayed = "1" if batch.available_at > batch.enqueued_at else ""
         head: list[Any] = [
-            self.prefix,
-            batch.queue_name,
-            delayed,
-            len(shared),
+            self.keys.base(queue), self.keys.channel, queue, delayed, len(shared),
             *itertools.chain.from_iterable(shared.items()),
-        ]
-        # One script call per chunk keeps each short; MULTI/EXEC stores the chunks all or none.
-        pipe = self.client.pipeline(transaction=True)
-        for start, end in batch.chunks(ENQUEUE_MANY_CHUNK):
-            rows = zip(batch.ids[start:end], batch.args[start:end], batch.kwargs[start:end], strict=True)
-            self.scripts.enqueue_many(args=[*head, *itertools.chain.from_iterable(rows)], client=pipe)
-        pipe.execute()
+        ]  # fmt: skip
 
-    @_reports_unavailable
+        def build(pipe: Any) -> None:
+            for start, end in batch.chunks(ENQUEUE_MANY_CHUNK):
+                rows = zip(batch.ids[start:end], batch.args[start:end], batch.kwargs[start:end], strict=True)
+                args = [*head, *itertools.chain.from_iterable(rows)]
+                self.redis.run(self.redis.scripts.enqueue_many, [queue], args, client=pipe)
+
+        # One script call per chunk keeps each short; MULTI/EXEC (one queue, one slot) stores all or none.
+        self.redis.pipelined(build, transaction=True)
+        self.redis.client.sadd(self.keys.queues, queue)
+
+    @translated
     def enqueue_slot(self, job: NewJob, schedule_name: str, slot_at: datetime) -> str | None:
-        args = [self.prefix, schedule_name, micros(slot_at), micros(job.enqueued_at), *_job_arguments(job)]
-        return cast(str | None, self.scripts.enqueue_slot(args=args) or None)
+        queue = job.queue_name
+        self.redis.client.sadd(self.keys.queues, queue)
+        args = [
+            self.keys.base(queue), self.keys.channel, queue, schedule_name, micros(slot_at),
+            micros(job.enqueued_at), *_job_arguments(job),
+        ]  # fmt: skip
+        return self.redis.run(self.redis.scripts.enqueue_slot, [queue], args) or None
 
-    @_reports_unavailable
+    @translated
     def last_slots(self, schedule_names: Sequence[str]) -> dict[str, SlotRun]:
-        pipe = self.client.pipeline(transaction=False)
-        for name in schedule_names:
-            pipe.zrange(self.key("schedule", name, "slots"), -1, -1)
-        latest = dict(zip(schedule_names, pipe.execute(), strict=True))
-        found = {name: slots[0] for name, slots in latest.items() if slots}
-        for name, slot in found.items():
-            pipe.hget(self.key("schedule", name, "runs"), slot)
-        runs = {}
-        for (name, slot), served in zip(found.items(), pipe.execute(), strict=True):
-            job_id, enqueued_at = served.split(" ")
+        runs: dict[str, SlotRun] = {}
+        queues = sorted(self.redis.queue_names())
+        found: dict[tuple[str, str], list[str]] = {}
+        with self.redis.pipeline() as pipe:
+            for queue in queues:
+                for name in schedule_names:
+                    pipe.zrange(self.keys.of_queue(queue, f"schedule:{name}:slots"), -1, -1)
+            replies = iter(pipe.execute())
+            for queue in queues:
+                for name in schedule_names:
+                    found[queue, name] = next(replies)
+        latest: dict[str, tuple[str, str]] = {}
+        for (queue, name), slots in found.items():
+            if slots and (name not in latest or int(slots[0]) > int(latest[name][1])):
+                latest[name] = (queue, slots[0])
+        with self.redis.pipeline() as pipe:
+            for name, (queue, slot) in latest.items():
+                pipe.hget(self.keys.of_queue(queue, f"schedule:{name}:runs"), slot)
+            served = pipe.execute()
+        for (name, (_, slot)), run in zip(latest.items(), served, strict=True):
+            job_id, enqueued_at = (run or " ").split(" ")
             runs[name] = SlotRun(
                 schedule_name=name,
-                slot_at=cast(datetime, from_micros(slot)),
+                slot_at=from_micros(slot),  # type: ignore[arg-type]
                 job_id=job_id,
-                enqueued_at=cast(datetime, from_micros(enqueued_at)),
+                enqueued_at=from_micros(enqueued_at or slot),  # type: ignore[arg-type]
             )
         return runs
 
-    def _active(self, unique_key: str) -> JobRecord | None:
-        """The READY or RUNNING job holding ``unique_key``, if any."""
-        holder = cast(str | None, self.client.hget(self.key("unique"), unique_key))
-        found = None if holder is None else self.get(holder)
-        return found if found is not None and found.status in ACTIVE_STATUSES else None
+    def _active(self, queue: str, unique_key: str) -> JobRecord | None:
+        """The READY or RUNNING job of ``queue`` holding ``unique_key``, if any."""
+        holder = self.redis.client.hget(self.keys.of_queue(queue, "unique"), unique_key)
+        found = None if holder is None else self._read(queue, holder)
+        return found if found is not None and found.status in ACTIVE else None
 
-    @_reports_unavailable
+    def _read(self, queue: str, job_id: str) -> JobRecord | None:
+        fields = self.redis.client.hgetall(self.keys.job(queue, job_id))
+        return job_from_hash(fields) if fields else None
+
+    @translated
     def get(self, job_id: str) -> JobRecord | None:
-        fields = cast(dict[str, str], self.client.hgetall(self.key("job", job_id)))
-        return record(fields) if fields else None
+        """Find a job by id: its id names its queue's hash slot, and few queues share one."""
+        slot = slot_of(job_id) if isinstance(job_id, str) else None
+        if slot is None:
+            return None
+        for cached in (True, False):
+            queues = [q for q in sorted(self.redis.queue_names(cached)) if self.keys.slot(q) == slot]
+            with self.redis.pipeline() as pipe:
+                for queue in queues:
+                    pipe.hgetall(self.keys.job(queue, job_id))
+                for fields in pipe.execute():
+                    if fields:
+                        return job_from_hash(fields)
+        return None
 
-    # What workers call.
+    # Running jobs.
 
-    @_reports_unavailable
+    @translated
     def claim(
-        self,
-        worker_id: str,
-        queues: Sequence[str],
-        limit: int,
-        now: datetime,
-        lease_expires_at: datetime,
+        self, worker_id: str, queues: Sequence[str], limit: int, now: datetime, lease_expires_at: datetime
     ) -> list[JobRecord]:
-        args: list[str | int] = [self.prefix, worker_id, micros(now), micros(lease_expires_at), limit]
-        args.extend(queues)
-        return [record(as_mapping(job)) for job in self.scripts.claim(args=args)]
-
-    @_reports_unavailable
-    def persist(self, worker_id: str, outcomes: Sequence[Outcome]) -> None:
-        args: list[str | int] = [self.prefix, worker_id, self._ttl_ms]
-        for outcome in outcomes:
-            args += [
-                outcome.job_id,
-                outcome.attempt,
-                outcome.status,
-                micros(outcome.finished_at),
-                "" if outcome.available_at is None else micros(outcome.available_at),
-                outcome.return_value or "",
-                "" if outcome.error is None else dumps(outcome.error),
+        head: list[Any] = [worker_id, micros(now), micros(lease_expires_at)]
+        if not queues and not self.redis.cluster:  # every queue, listed inside the script: one round trip
+            replies = self.redis.scripts.claim(keys=[self.keys.queues], args=[*head, limit, self.keys.prefix])
+            jobs = [job_from_hash(as_mapping(job)) for job in replies]
+        else:
+            # A cluster: one call per slot, each taking its best `limit`; the best `limit` of all are
+            # kept and the others handed back at once, so that the order holds across queues.
+            jobs = []
+            for group in self.redis.groups(list(queues) or sorted(self.redis.queue_names())):
+                args = [*head, limit, ""]
+                for queue in group:
+                    args += [self.keys.base(queue), queue]
+                replies = self.redis.run(self.redis.scripts.claim, group, args)
+                jobs += [job_from_hash(as_mapping(job)) for job in replies]
+            jobs.sort(key=claim_order)
+            extra = [
+                ClaimRef(job_id=j.id, attempt=j.next_attempt, queue_name=j.queue_name) for j in jobs[limit:]
             ]
-        self.scripts.persist(args=args)
+            self.release(worker_id, extra)
+            jobs = jobs[:limit]
+        self._held_queues[worker_id].update(job.queue_name for job in jobs)
+        return jobs
 
-    @_reports_unavailable
-    def release(self, worker_id: str, claims: Sequence[ClaimRef]) -> None:
-        args: list[str | int] = [self.prefix, worker_id]
+    @translated
+    def record(self, worker_id: str | None, transitions: Sequence[Transition]) -> set[str]:
+        refused: set[str] = set()
+        by_queue: dict[str, list[Transition]] = defaultdict(list)
+        for t in transitions:
+            by_queue[t.queue_name].append(t)
+        for queue, batch in by_queue.items():
+            args: list[Any] = [self.keys.base(queue), worker_id or "", self.ttl_ms]
+            for t in batch:
+                args += [
+                    t.job_id, t.attempt, t.status.value,
+                    "" if t.started_at is None else micros(t.started_at),
+                    "" if t.finished_at is None else micros(t.finished_at),
+                    "" if t.available_at is None else micros(t.available_at),
+                    t.return_value or "", "" if t.error is None else dumps(t.error.to_json()),
+                    "1" if t.lost else "",
+                ]  # fmt: skip
+            refused.update(self.redis.run(self.redis.scripts.record, [queue], args))
+        return refused
+
+    @translated
+    def release(self, worker_id: str | None, claims: Sequence[ClaimRef], *, lost: bool = False) -> None:
+        by_queue: dict[str, list[ClaimRef]] = defaultdict(list)
         for claim in claims:
-            args += [claim.job_id, claim.attempt]
-        self.scripts.release(args=args)
+            by_queue[claim.queue_name].append(claim)
+        for queue, batch in by_queue.items():
+            args: list[Any] = [
+                self.keys.base(queue),
+                self.keys.channel,
+                queue,
+                worker_id or "",
+                "1" if lost else "",
+            ]
+            for claim in batch:
+                args += [claim.job_id, claim.attempt, "1" if claim.started else ""]
+            self.redis.run(self.redis.scripts.release, [queue], args)
 
-    @_reports_unavailable
+    @translated
     def heartbeat(self, worker: WorkerInfo, now: datetime, lease_expires_at: datetime) -> None:
         info = {
             "hostname": worker.hostname,
@@ -240,38 +262,103 @@ class RedisBroker:
             "backend": worker.backend,
             "started_at": worker.started_at.isoformat(),
             "last_heartbeat_at": now.isoformat(),
+            "abandoned_threads": worker.abandoned_threads,
         }
-        args = [self.prefix, worker.id, micros(now), micros(lease_expires_at), dumps(info)]
-        self.scripts.heartbeat(args=args)
 
-    @_reports_unavailable
-    def reap(self, now: datetime) -> list[Reaped]:
-        args: list[str | int] = [
-            self.prefix, micros(now), now.isoformat(), micros(now - STALE_WORKER_RETENTION),
-            REAP_BATCH, self._ttl_ms, LOST_WORKER_ERROR, LOST_WORKER_TRACEBACK,
-        ]  # fmt: skip
-        return [
-            Reaped(job_id=job_id, task_path=task_path, worker_id=owner, status=status)
-            for job_id, task_path, owner, status in self.scripts.reap(args=args)
-        ]
+        def build(pipe: Any) -> None:
+            pipe.hset(self.keys.workers, worker.id, dumps(info))
+            pipe.zadd(self.keys.heartbeats, {worker.id: micros(now)})
+            for queue in self._held_queues.get(worker.id, ()):
+                args = [self.keys.base(queue), worker.id, micros(lease_expires_at)]
+                self.redis.run(self.redis.scripts.heartbeat, [queue], args, client=pipe)
 
-    @_reports_unavailable
+        self.redis.pipelined(build)
+
+    @translated
+    def expired(self, now: datetime, limit: int, dead_workers: Sequence[str] = ()) -> list[HeldJob]:
+        found = []
+        for group in self.redis.groups(sorted(self.redis.queue_names())):
+            args: list[Any] = [micros(now), limit, len(dead_workers), *dead_workers]
+            for queue in group:
+                args += [self.keys.base(queue), queue]
+            for queue, job_id, owner, status, attempts, max_attempts, task_path in self.redis.run(
+                self.redis.scripts.expired, group, args
+            ):
+                found.append(
+                    HeldJob(
+                        job_id=job_id,
+                        queue_name=queue,
+                        task_path=task_path,
+                        owner=owner or None,
+                        status=JobStatus(status),
+                        attempts=int(attempts),
+                        max_attempts=int(max_attempts),
+                    )
+                )
+        return found[:limit]
+
+    @translated
+    def silent_workers(self, heartbeat_before: datetime) -> list[WorkerInfo]:
+        ids = self.redis.client.zrangebyscore(self.keys.heartbeats, "-inf", f"({micros(heartbeat_before)}")
+        if not ids:
+            return []
+        found = []
+        for worker_id, info in zip(ids, self.redis.client.hmget(self.keys.workers, ids), strict=True):
+            try:
+                data = json.loads(info) if info else {}
+                found.append(
+                    WorkerInfo(
+                        id=worker_id,
+                        hostname=str(data.get("hostname", "")),
+                        pid=int(data.get("pid", 0)),
+                        queues=[],
+                        concurrency=0,
+                        backend="",
+                        started_at=datetime.fromisoformat(data["started_at"]),
+                    )
+                )
+            except (KeyError, TypeError, ValueError):
+                continue  # a record edited into nonsense: its lease will tell
+        return found
+
+    @translated
+    def connected_workers(self, workers: Sequence[WorkerInfo]) -> set[str] | None:
+        names = self.redis.connected_names()
+        return {w.id for w in workers if process_name(w.hostname, w.pid) in names}
+
+    @translated
+    def forget_workers(self, heartbeat_before: datetime) -> None:
+        for worker_id in self.redis.client.zrangebyscore(
+            self.keys.heartbeats, "-inf", f"({micros(heartbeat_before)}"
+        ):
+            self.unregister(worker_id)
+
+    @translated
     def unregister(self, worker_id: str) -> None:
-        self.scripts.unregister(args=[self.prefix, worker_id])
+        with self.redis.pipeline() as pipe:
+            pipe.hdel(self.keys.workers, worker_id)
+            pipe.zrem(self.keys.heartbeats, worker_id)
+            for queue in self.redis.queue_names():
+                pipe.delete(self.keys.of_queue(queue, f"w:{worker_id}"))
+            pipe.execute()
+        self._held_queues.pop(worker_id, None)
 
-    @_reports_unavailable
-    def set_progress(self, claim: ClaimRef, progress: Any) -> None:
-        self.scripts.set_progress(args=[self.prefix, claim.job_id, claim.attempt, json.dumps(progress)])
+    @translated
+    def set_progress(self, claim: ClaimRef, progress: str) -> None:
+        args = [self.keys.base(claim.queue_name), claim.job_id, claim.attempt, progress]
+        self.redis.run(self.redis.scripts.set_progress, [claim.queue_name], args)
 
-    @_reports_unavailable
-    def is_cancel_requested(self, job_id: str) -> bool:
-        return self.client.hget(self.key("job", job_id), "cancel_requested") == "1"
+    @translated
+    def is_cancel_requested(self, claim: ClaimRef) -> bool:
+        return (
+            self.redis.client.hget(self.keys.job(claim.queue_name, claim.job_id), "cancel_requested") == "1"
+        )
 
-    @_reports_unavailable
+    @translated
     def listen(self, wake: Callable[[str], None], stop: threading.Event) -> None:
-        pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+        pubsub = self.redis.client.pubsub(ignore_subscribe_messages=True)
         try:
-            pubsub.subscribe(self.key("enqueued"))
+            pubsub.subscribe(self.keys.channel)
             while not stop.is_set():
                 message = pubsub.get_message(timeout=LISTEN_TIMEOUT_SECONDS)
                 if message is not None:
@@ -279,30 +366,33 @@ class RedisBroker:
         finally:
             pubsub.close()
 
-    @_reports_unavailable
+    @translated
     def prune(self, successful_before: datetime, failed_before: datetime, batch_size: int) -> Pruned:
-        jobs = 0
-        for status, before in (
-            ("successful", successful_before),
-            ("failed", failed_before),
-            ("cancelled", failed_before),
-        ):
-            jobs += _in_batches(self.scripts.prune, [self.prefix, status, micros(before)], batch_size)
-        slots_before = micros(min(successful_before, failed_before))
-        schedule_runs = _in_batches(self.scripts.prune_slots, [self.prefix, slots_before], batch_size)
+        jobs = schedule_runs = 0
+        for queue in sorted(self.redis.queue_names()):
+            base = self.keys.base(queue)
+            for status, before in (
+                ("successful", successful_before),
+                ("failed", failed_before),
+                ("cancelled", failed_before),
+            ):
+                jobs += self._in_batches(
+                    self.redis.scripts.prune, queue, [base, status, micros(before)], batch_size
+                )
+            slots_before = micros(min(successful_before, failed_before))
+            schedule_runs += self._in_batches(
+                self.redis.scripts.prune_slots, queue, [base, slots_before], batch_size
+            )
         return Pruned(jobs=jobs, schedule_runs=schedule_runs)
 
-    def reset_connection(self) -> None:
-        # In-use connections belong to other threads; redis-py already dropped the broken one.
-        self.client.connection_pool.disconnect(inuse_connections=False)
-
-    # Housekeeping.
-
-    @_reports_unavailable
-    def delete_all_keys(self) -> int:
-        """Delete every key under this broker's prefix, without touching others; return the count."""
+    def _in_batches(self, script: Any, queue: str, args: list[Any], batch_size: int) -> int:
+        """Run a bounded delete script, one short atomic call each, until a batch comes back short."""
         deleted = 0
-        keys = self.client.scan_iter(match=self.key("*"), count=1000)
-        for batch in itertools.batched(keys, 500):
-            deleted += self.client.unlink(*batch)
-        return deleted
+        while True:
+            count = int(self.redis.run(script, [queue], [*args, batch_size]))
+            deleted += count
+            if count < batch_size:
+                return deleted
+
+    def reset_connection(self) -> None:
+        self.redis.reset()

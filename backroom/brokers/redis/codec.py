@@ -2,17 +2,18 @@
 
 Microseconds since the epoch keep datetimes exact (a float timestamp would
 not) and order correctly as sorted-set scores, which are exact up to 2**53.
+``job_from_hash`` is the only reader of a stored job hash.
 """
 
-import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
 
-from ...serialization import loads
-from ..base import JobRecord, NewJob
+from ...jobs.json import dumps
+from ...jobs.records import JobRecord, NewJob
+from ..codec import decode_job
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
@@ -26,6 +27,7 @@ def micros(value: datetime) -> str:
 
 
 def from_micros(value: str | None) -> datetime | None:
+    """Read microseconds since the epoch; None for None, ValueError for what is not a number."""
     if value is None:
         return None
     moment = EPOCH + int(value) * MICROSECOND
@@ -46,7 +48,7 @@ def new_job_fields(job: NewJob) -> dict[str, str]:
         "enqueued_at": micros(job.enqueued_at),
         "attempts": "0",
         "max_attempts": str(job.max_attempts),
-        "retry": json.dumps(job.retry, separators=(",", ":")),
+        "retry": dumps(job.retry),
         "worker_ids": "[]",
         "errors": "[]",
     }
@@ -62,34 +64,9 @@ def new_job_fields(job: NewJob) -> dict[str, str]:
 def as_mapping(flat: list[str]) -> dict[str, str]:
     """Turn a Lua script's HGETALL reply (name, value, name, value...) into a dict."""
     pairs = iter(flat)
-    return dict(zip(pairs, pairs, strict=True))
+    return dict(zip(pairs, pairs, strict=False))
 
 
-def record(fields: Mapping[str, str]) -> JobRecord:
-    """Read a job's hash back as a JobRecord."""
-    timeout = fields.get("timeout_seconds")
-    return JobRecord(
-        id=fields["id"],
-        task_path=fields["task_path"],
-        queue_name=fields["queue_name"],
-        priority=int(fields["priority"]),
-        status=fields["status"],
-        args=loads(fields["args"]),
-        kwargs=loads(fields["kwargs"]),
-        run_after=from_micros(fields.get("run_after")),
-        available_at=from_micros(fields["available_at"]),  # type: ignore[arg-type]
-        enqueued_at=from_micros(fields["enqueued_at"]),  # type: ignore[arg-type]
-        started_at=from_micros(fields.get("started_at")),
-        last_attempted_at=from_micros(fields.get("last_attempted_at")),
-        finished_at=from_micros(fields.get("finished_at")),
-        attempts=int(fields["attempts"]),
-        max_attempts=int(fields["max_attempts"]),
-        timeout_seconds=None if timeout is None else float(timeout),
-        retry=loads(fields["retry"]),
-        unique_key=fields.get("unique_key"),
-        worker_id=fields.get("worker_id"),
-        worker_ids=loads(fields["worker_ids"]),
-        errors=loads(fields["errors"]),
-        return_value=loads(fields.get("return_value")),
-        progress=loads(fields.get("progress")),
-    )
+def job_from_hash(fields: Mapping[str, str]) -> JobRecord:
+    """Read a job's hash as a JobRecord, whatever it holds."""
+    return decode_job(fields, from_micros)

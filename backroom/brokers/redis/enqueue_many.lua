@@ -1,37 +1,33 @@
 -- Store many new jobs of one task (none with a unique key); publish their queue once.
--- ARGV: prefix, queue, '1' if delayed, number of shared field/value pairs, those pairs
--- (priority and available_at among them), then the id, args and kwargs of each job.
-local queue, delayed = ARGV[2], ARGV[3]
-local first_job = 5 + 2 * tonumber(ARGV[4])
+-- KEYS: the queue's ready set. ARGV: base, channel, queue, '1' if delayed, number of
+-- shared field/value pairs, those pairs (priority, available_at and enqueued_at among
+-- them), then the id, args and kwargs of each job.
+local base, channel, queue, delayed = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local first_job = 6 + 2 * tonumber(ARGV[5])
 local fields = {}
-local priority, available_at
-for i = 5, first_job - 1, 2 do
+local shared = {}
+for i = 6, first_job - 1, 2 do
   fields[#fields + 1] = ARGV[i]
   fields[#fields + 1] = ARGV[i + 1]
-  if ARGV[i] == 'priority' then
-    priority = ARGV[i + 1]
-  elseif ARGV[i] == 'available_at' then
-    available_at = ARGV[i + 1]
-  end
+  shared[ARGV[i]] = ARGV[i + 1]
 end
 local n = #fields
 -- As make_ready orders a ready job, without reading back what is known here.
-local ready, score = key('queue', queue, 'ready'), 100 - tonumber(priority)
-local position = string.rep('0', 16 - #available_at) .. available_at .. ':'
+local ready, score = base .. ':ready', 100 - tonumber(shared['priority'])
 for j = first_job, #ARGV, 3 do
   local id = ARGV[j]
   fields[n + 1], fields[n + 2] = 'id', id
   fields[n + 3], fields[n + 4] = 'args', ARGV[j + 1]
   fields[n + 5], fields[n + 6] = 'kwargs', ARGV[j + 2]
-  redis.call('HSET', job_key(id), unpack(fields))
+  redis.call('HSET', job_key(base, id), unpack(fields))
+  redis.call('ZADD', base .. ':all', shared['enqueued_at'], id)
   if delayed == '1' then
-    redis.call('ZADD', key('queue', queue, 'delayed'), available_at, id)
+    redis.call('ZADD', base .. ':delayed', shared['available_at'], id)
   else
-    redis.call('ZADD', ready, score, position .. id)
+    redis.call('ZADD', ready, score, ready_member(id, shared['available_at']))
   end
 end
-redis.call('SADD', key('queues'), queue)
 if delayed ~= '1' then
-  redis.call('PUBLISH', key('enqueued'), queue)
+  redis.call('PUBLISH', channel, queue)
 end
 return false

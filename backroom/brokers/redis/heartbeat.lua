@@ -1,9 +1,7 @@
--- Record that a worker lives and extend the leases of the jobs it holds.
--- ARGV: prefix, worker id, now, lease expiry, worker description (JSON).
-local worker, now, lease, info = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-redis.call('HSET', key('workers'), worker, info)
-redis.call('ZADD', key('heartbeats'), now, worker)
-for _, id in ipairs(redis.call('SMEMBERS', key('worker', worker, 'claims'))) do
-  redis.call('ZADD', key('leases'), 'XX', lease, id)
+-- Extend the leases of the jobs a worker holds in one queue.
+-- KEYS: the queue's ready set. ARGV: base, worker id, lease expiry.
+local base, worker, lease = ARGV[1], ARGV[2], ARGV[3]
+for _, id in ipairs(redis.call('SMEMBERS', base .. ':w:' .. worker)) do
+  redis.call('ZADD', base .. ':held', 'XX', lease, id)
 end
 return true

@@ -1,19 +1,12 @@
--- Delete up to `limit` finished jobs of one status finished before a moment,
--- across every queue; return how many were deleted.
--- ARGV: prefix, status set name ('successful', 'failed', 'cancelled'), before (us), limit
-local status, before, limit = ARGV[2], ARGV[3], tonumber(ARGV[4])
-local deleted = 0
-
-for _, queue in ipairs(redis.call('SMEMBERS', key('queues'))) do
-  local finished = key('queue', queue, status)
-  local ids = redis.call('ZRANGEBYSCORE', finished, '-inf', '(' .. before, 'LIMIT', 0, limit - deleted)
-  for _, id in ipairs(ids) do
-    redis.call('DEL', job_key(id))
-    redis.call('ZREM', finished, id)
-  end
-  deleted = deleted + #ids
-  if deleted >= limit then
-    break
-  end
+-- Delete up to `limit` finished jobs of one status of one queue finished
+-- before a moment; return them as {id, ...}.
+-- KEYS: the queue's ready set. ARGV: base, status set name, before (us), limit.
+local base, status, before, limit = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local finished = base .. ':' .. status
+local ids = redis.call('ZRANGEBYSCORE', finished, '-inf', '(' .. before, 'LIMIT', 0, limit)
+for _, id in ipairs(ids) do
+  redis.call('DEL', job_key(base, id))
+  redis.call('ZREM', finished, id)
+  redis.call('ZREM', base .. ':all', id)
 end
-return deleted
+return #ids

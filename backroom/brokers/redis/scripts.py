@@ -2,13 +2,15 @@
 
 Each script is ``common.lua`` followed by its own file, so the helpers that
 several operations share (finishing an attempt, queueing a ready job) are
-written once. Redis runs each script atomically.
+written once. Redis runs each script atomically; each touches the keys of
+one queue (one hash slot), or of several queues only on a single Redis.
 """
 
+from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from importlib.resources import files
+from typing import Any
 
-import redis
 from redis.commands.core import Script
 
 
@@ -26,15 +28,21 @@ class Scripts:
     enqueue_many: Script
     enqueue_slot: Script
     claim: Script
-    persist: Script
+    record: Script
     release: Script
     heartbeat: Script
-    reap: Script
-    unregister: Script
+    expired: Script
     set_progress: Script
     prune: Script
     prune_slots: Script
+    stats: Script
+    retry: Script
+    cancel: Script
+    delete_failed: Script
+
+    def __iter__(self) -> Iterator[Script]:
+        return (getattr(self, f.name) for f in fields(self))
 
     @classmethod
-    def register(cls, client: "redis.Redis") -> "Scripts":
+    def register(cls, client: Any) -> "Scripts":
         return cls(**{f.name: client.register_script(source(f.name)) for f in fields(cls)})

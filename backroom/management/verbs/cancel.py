@@ -5,6 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
+from ...brokers.contract import Cancelled
 from ...compat import DEFAULT_TASK_BACKEND_ALIAS
 from .retry import inspector_for
 
@@ -24,11 +25,13 @@ def handle(command: BaseCommand, **options: Any) -> int:
     by = "manage.py backroom cancel"
     refused = 0
     for job_id in options["job_ids"]:
-        if inspector.cancel_job(job_id, now, by=by):
-            command.stdout.write(f"cancelled {job_id}")
-        elif inspector.request_cancel(job_id):
-            command.stdout.write(f"asked {job_id} to stop (it is running)")
+        done = inspector.cancel(job_id, now, by=by)
+        if done == Cancelled.CANCELLED:
+            command.stdout.write(f"cancelled {job_id}: it was ready, no worker will run it")
+        elif done == Cancelled.REQUESTED:
+            command.stdout.write(f"asked {job_id} to stop: it is running")
         else:
             refused += 1
-            command.stderr.write(f"not cancelled {job_id}: unknown or already finished")
+            why = "no such job" if done == Cancelled.UNKNOWN else "it has already finished"
+            command.stderr.write(f"not cancelled {job_id}: {why}")
     return 1 if refused else 0

@@ -7,8 +7,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from ...compat import DEFAULT_TASK_BACKEND_ALIAS
-from ...pruning import prune, read_retention
-from .worker import backroom_backend
+from ...scheduler.retention import prune, read_retention
+from .worker import backroom_store
 
 HELP = 'Delete finished jobs past BACKROOM["RETENTION"] now (the maintenance schedule does it hourly).'
 
@@ -25,7 +25,7 @@ def add_arguments(parser: CommandParser) -> None:
 
 
 def handle(command: BaseCommand, **options: Any) -> int:
-    backend = backroom_backend(options["backend"])
+    store = backroom_store(options["backend"])
     retention, _ = read_retention()
     overrides = {
         name: options[name]
@@ -35,7 +35,7 @@ def handle(command: BaseCommand, **options: Any) -> int:
     if any(value <= 0 for value in overrides.values()):
         raise CommandError("--successful-days, --failed-days and --batch-size must be above 0.")
     retention = replace(retention, **overrides)
-    pruned = prune(backend.broker, retention, timezone.now())
+    pruned = prune(store.broker, retention, timezone.now())
     command.stdout.write(
         f"Deleted {pruned.jobs} finished jobs and {pruned.schedule_runs} schedule runs "
         f"(kept: successful {retention.successful_days:g} days, failed {retention.failed_days:g} days)."

@@ -5,9 +5,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from ...brokers.inspection import Inspector
+from ...brokers.contract import Inspector
 from ...compat import DEFAULT_TASK_BACKEND_ALIAS
-from ...monitoring import inspectors
+from .worker import backroom_store
 
 HELP = "Make failed or cancelled jobs ready again (attempts and errors are kept); exit 1 if any was not."
 
@@ -22,10 +22,7 @@ def add_arguments(parser: CommandParser) -> None:
 
 def inspector_for(alias: str) -> Inspector:
     """The Inspector of a TASKS alias, or the error a verb reports."""
-    found = inspectors()
-    if alias not in found:
-        raise CommandError(f"TASKS[{alias!r}] is not a backroom backend.")
-    return found[alias]
+    return backroom_store(alias).inspector
 
 
 def handle(command: BaseCommand, **options: Any) -> int:

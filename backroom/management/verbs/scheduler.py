@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ...compat import DEFAULT_TASK_BACKEND_ALIAS
 from ...scheduler.runner import scheduler_for
-from .worker import backroom_backend, log_to_stderr
+from .worker import backroom_store, log_to_stderr
 
 HELP = "Enqueue scheduled tasks at their slots (workers do this too unless --no-scheduler)."
 
@@ -20,8 +20,7 @@ def add_arguments(parser: CommandParser) -> None:
 
 
 def handle(command: BaseCommand, **options: Any) -> int:
-    backend = backroom_backend(options["backend"])
-    scheduler = scheduler_for(backend)
+    scheduler = scheduler_for(backroom_store(options["backend"]))
     if scheduler is None:
         raise CommandError(f"No valid schedule uses TASKS[{options['backend']!r}]: nothing to do.")
     log_to_stderr(options["verbosity"])

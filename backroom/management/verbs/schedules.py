@@ -6,11 +6,11 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
-from ...brokers.base import Broker, SlotRun
+from ...brokers.contract import Broker, SlotRun
 from ...scheduler.declaration import Schedule
 from ...scheduler.registry import declared, problems, resolve, zone
 from ...scheduler.slots import next_slot
-from .worker import backroom_backend
+from .worker import backroom_store
 
 HELP = "List the schedules in force, with their last and next run."
 COLUMNS = ("NAME", "TASK", "WHEN", "MISSED", "QUEUE", "BACKEND", "LAST RUN", "NEXT RUN")
@@ -41,7 +41,7 @@ def _row(schedule: Schedule, now: datetime) -> tuple[str, ...]:
     task = resolve(schedule)
     tz = zone(schedule)
     when = schedule.every + (f" ({tz.key})" if schedule.cron is not None else "")
-    broker = backroom_backend(task.backend).broker
+    broker = backroom_store(task.backend).broker
     last = broker.last_slots([schedule.name]).get(schedule.name)
     upcoming = next_slot(schedule, now, tz).astimezone(tz)
     return (

@@ -5,8 +5,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from ...humanize import duration
-from ...monitoring import Snapshot, inspectors, take_snapshot, worker_command
+from ...backends.stores import stores
+from ...monitoring.health import Snapshot, take_snapshot, worker_command
+from ...monitoring.humanize import duration
 
 HELP = "Show queues and workers; exit 1 when ready jobs wait and no live worker serves their queue."
 
@@ -58,15 +59,15 @@ def _workers(snapshot: Snapshot) -> str:
 
 
 def handle(command: BaseCommand, **options: Any) -> int:
-    found = inspectors()
+    found = stores()
     if options["backend"] is not None:
         if options["backend"] not in found:
             raise CommandError(f"TASKS[{options['backend']!r}] is not a backroom backend.")
         found = {options["backend"]: found[options["backend"]]}
     now = timezone.now()
     unserved = []
-    for alias, inspector in found.items():
-        snapshot = take_snapshot(alias, inspector, now)
+    for alias, store in found.items():
+        snapshot = take_snapshot(store, now)
         command.stdout.write(f"backend {alias}\n\n{_queues(snapshot)}\n\n{_workers(snapshot)}\n\n")
         unserved += [(alias, queue) for queue in snapshot.unserved]
     for alias, queue in unserved:

@@ -5,8 +5,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ...compat import DEFAULT_TASK_BACKEND_ALIAS, task_backends
+from ...backends.stores import NotBackroom, store_for
+from ...compat import DEFAULT_TASK_BACKEND_ALIAS
 from ...metrics.worker import serve_worker_metrics
+from ...store import Store
 from ...worker.runner import DEFAULT_PREFETCH, Worker, WorkerOptions, install_signal_handlers
 from ...worker.supervisor import Supervisor
 
@@ -69,11 +71,11 @@ def handle(command: BaseCommand, **options: Any) -> int:
             raise CommandError(f"--{name.replace('_', '-')} must be at least 1.")
     if options["processes"] and options["burst"]:
         raise CommandError("--burst runs once; it cannot be combined with --processes.")
-    backend = backroom_backend(options["backend"])
-    unknown = [q for q in options["queues"] if backend.queues and q not in backend.queues]
+    store = backroom_store(options["backend"])
+    unknown = [q for q in options["queues"] if store.queues and q not in store.queues]
     if unknown:
         raise CommandError(
-            f"Unknown queue(s) {', '.join(unknown)}: TASKS[...]['QUEUES'] lists {sorted(backend.queues)}."
+            f"Unknown queue(s) {', '.join(unknown)}: TASKS[...]['QUEUES'] lists {sorted(store.queues)}."
         )
     if options["processes"] and options["metrics_port"]:
         raise CommandError(
@@ -96,7 +98,7 @@ def handle(command: BaseCommand, **options: Any) -> int:
         """Build the worker, in this process or in a supervised one, with its metrics if asked."""
         if options["metrics_port"] is not None:
             serve_worker_metrics(options["metrics_host"], options["metrics_port"])
-        return Worker(backend, worker_options)
+        return Worker(store, worker_options)
 
     if options["processes"]:
         return Supervisor(options["processes"], make_worker).run()
@@ -105,12 +107,12 @@ def handle(command: BaseCommand, **options: Any) -> int:
     return worker.run()
 
 
-def backroom_backend(alias: str) -> Any:
-    """Return the backend named ``alias``; refuse one that is not backroom's."""
-    backend = task_backends[alias]
-    if not hasattr(backend, "broker"):
-        raise CommandError(f"TASKS[{alias!r}] uses {type(backend).__name__}, not a backroom backend.")
-    return backend
+def backroom_store(alias: str) -> Store:
+    """Return the store of TASKS[alias]; refuse an alias that is not a backroom backend."""
+    try:
+        return store_for(alias)
+    except NotBackroom as exc:
+        raise CommandError(str(exc)) from None
 
 
 def log_to_stderr(verbosity: int) -> None:

@@ -1,9 +1,9 @@
 """Settings of the bench project, chosen by the BENCH_* environment variables a bench session sets.
 
 BENCH_TASKS_BACKEND picks the system under test ("backroom-db", "backroom-redis",
-"django-tasks-db", or "none" for Celery and RQ, which only use the web view);
-BENCH_PG_NAME, when set, puts the database on PostgreSQL instead of the
-SQLite file BENCH_SQLITE_PATH.
+"django-tasks-db", "procrastinate", or "none" for Celery and RQ, which only use
+the web view); BENCH_PG_NAME, when set, puts the database on PostgreSQL
+instead of the SQLite file BENCH_SQLITE_PATH.
 """
 
 import os
@@ -23,6 +23,11 @@ _redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 _prefix = os.environ.get("BENCH_PREFIX", "backroom-bench")
 
 INSTALLED_APPS = ["django.contrib.contenttypes", "backroom", "django_tasks_db", "benchsite"]
+if _backend == "procrastinate":
+    # Its migrations are PostgreSQL's own SQL: installed only for the system that uses it.
+    INSTALLED_APPS.append("procrastinate.contrib.django")
+    PROCRASTINATE_AUTODISCOVER_MODULE_NAME = ""  # benchsite.tasks holds django.tasks' tasks, not its
+    PROCRASTINATE_IMPORT_PATHS = ["procrastinate_tasks"]
 
 DATABASES: dict[str, dict[str, Any]]
 if os.environ.get("BENCH_PG_NAME"):
@@ -54,6 +59,7 @@ _TASK_BACKENDS = {
         "OPTIONS": {"REDIS_URL": _redis_url, "KEY_PREFIX": f"{_prefix}-backroom"},
     },
     "django-tasks-db": {"BACKEND": "django_tasks_db.DatabaseBackend"},
+    "procrastinate": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"},
     "none": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"},
 }
 TASKS = {"default": _TASK_BACKENDS[_backend]}

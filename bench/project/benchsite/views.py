@@ -32,4 +32,10 @@ def _rq() -> None:
     queue().enqueue(noop)
 
 
-ENQUEUERS = {"django": _django, "celery": _celery, "rq": _rq}
+def _procrastinate() -> None:
+    from procrastinate_tasks import noop
+
+    noop.defer()
+
+
+ENQUEUERS = {"django": _django, "celery": _celery, "rq": _rq, "procrastinate": _procrastinate}

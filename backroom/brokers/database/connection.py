@@ -1,0 +1,128 @@
+"""The I/O shared by the database broker and inspector: a connection, its dialect, its errors.
+
+Everything runs through Django's connection for the configured alias, so a
+job enqueued inside ``transaction.atomic()`` commits or rolls back with it.
+Django's database errors end here: an outage becomes ``StoreUnavailable``,
+missing tables ``StoreNotReady``, anything else ``StoreError``.
+"""
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+
+from django.db import (
+    DatabaseError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    connections,
+    transaction,
+)
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.utils import CursorWrapper
+
+from ...exceptions import StoreError, StoreNotReady, StoreUnavailable
+from ...jobs.records import JobRecord
+from . import codec
+from .dialect import Dialect
+from .mysql import dialect as mysql
+from .postgresql import dialect as postgresql
+from .sqlite import dialect as sqlite
+from .statements import Statements
+
+_DIALECTS: dict[str, Dialect] = {d.vendor: d for d in (postgresql, sqlite, mysql)}
+
+
+def dialect_for(connection: BaseDatabaseWrapper) -> Dialect:
+    """The dialect of a Django connection; NotImplementedError names the databases backroom supports."""
+    try:
+        return _DIALECTS[connection.vendor]
+    except KeyError:
+        raise NotImplementedError(
+            f"backroom's database backend supports PostgreSQL, SQLite, MariaDB and MySQL, not "
+            f"{connection.display_name} (database {connection.alias!r})."
+        ) from None
+
+
+class Database:
+    """The Django database named ``alias``, as backroom's stores use it."""
+
+    def __init__(self, alias: str) -> None:
+        self.alias = alias
+
+    @property
+    def connection(self) -> BaseDatabaseWrapper:
+        """The calling thread's connection (Django keeps one per thread)."""
+        return connections[self.alias]
+
+    @cached_property
+    def dialect(self) -> Dialect:
+        return dialect_for(self.connection)
+
+    @cached_property
+    def sql(self) -> Statements:
+        return Statements(self.dialect)
+
+    def id(self, job_id: str) -> str:
+        return codec.db_id(self.connection, job_id)
+
+    def time(self, value: datetime | None) -> Any:
+        return codec.db_time(self.connection, value)
+
+    @contextmanager
+    def errors(self, doing: str) -> Iterator[None]:
+        """Turn database errors into backroom's store errors, ``doing`` in their message.
+
+        IntegrityError passes: a unique key taken is for the caller to judge.
+        """
+        try:
+            yield
+        except IntegrityError:
+            raise
+        except DatabaseError as exc:
+            raise self._translated(exc, doing) from exc
+
+    @contextmanager
+    def cursor(self, doing: str) -> Iterator[CursorWrapper]:
+        with self.errors(doing), self.connection.cursor() as cursor:
+            yield cursor
+
+    @contextmanager
+    def atomic(self, doing: str) -> Iterator[CursorWrapper]:
+        """A cursor inside one transaction (a savepoint within the caller's, if any)."""
+        with self.errors(doing), transaction.atomic(using=self.alias), self.connection.cursor() as cursor:
+            yield cursor
+
+    def _translated(self, exc: DatabaseError, doing: str) -> StoreError:
+        where = f"database {self.alias!r}"
+        if self.dialect.lacks_schema(exc):
+            return StoreNotReady(
+                f"Could not {doing}: backroom's tables are missing or out of date in {where}. "
+                f"Run `python manage.py migrate` (detail: {exc})."
+            )
+        if isinstance(exc, (OperationalError, InterfaceError)):
+            if not self.connection.in_atomic_block:
+                # Outside a request cycle nothing else drops a broken connection: the next call reconnects.
+                self.connection.close_if_unusable_or_obsolete()
+            return StoreUnavailable(f"Could not {doing}: the job store ({where}) is unavailable: {exc}")
+        return StoreError(f"Could not {doing}: {where} refused it: {exc}")
+
+    def fetch_jobs(self, cursor: CursorWrapper) -> list[JobRecord]:
+        return [codec.job_from_row(row) for row in cursor.fetchall()]
+
+    def jobs_by_id(self, ids: Sequence[str], doing: str) -> dict[str, JobRecord]:
+        """Read jobs by id (made by backroom, or read from the store) through the codec."""
+        if not ids:
+            return {}
+        with self.cursor(doing) as cursor:
+            cursor.execute(self.sql.select_by_ids(len(ids)), codec.db_ids(self.connection, ids))
+            return {job.id: job for job in self.fetch_jobs(cursor)}
+
+    def reset(self) -> None:
+        """Drop the calling thread's connection, so the next call reconnects."""
+        try:
+            self.connection.close()
+        except DatabaseError:
+            pass  # closing a broken connection can fail; Django drops it all the same

@@ -1,0 +1,175 @@
+"""What differs between SQL databases: fragments, capabilities, indexes and wake-ups.
+
+``Dialect`` holds the standard form (what PostgreSQL and SQLite share); each
+vendor module overrides what its database says differently. Statements are
+assembled from these pieces in ``statements.py`` and nowhere else.
+"""
+
+import itertools
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+#: A table of rows the statements join against: (column name, SQL type) in order.
+Columns = Sequence[tuple[str, str]]
+
+
+class Dialect:
+    """The standard SQL backroom writes; vendors override what they say otherwise."""
+
+    vendor: ClassVar[str]
+    #: How often an idle worker polls when nothing wakes it.
+    default_poll_interval_seconds: ClassVar[float]
+    #: Appended to a row-picking SELECT so that concurrent claims skip each other's rows.
+    skip_locked: ClassVar[str] = " FOR UPDATE SKIP LOCKED"
+    #: Whether an UPDATE can return the rows it changed (else they are read in the same transaction).
+    update_returning: ClassVar[bool] = True
+    #: A parameter holding JSON text, as the column's type wants it.
+    json_param: ClassVar[str] = "%s"
+    #: Null-safe equality.
+    is_same: ClassVar[str] = "IS NOT DISTINCT FROM"
+    #: How an INSERT says "skip this row if it breaks a unique index".
+    insert_ignore: ClassVar[tuple[str, str]] = ("INSERT INTO", " ON CONFLICT DO NOTHING")
+    #: Appended to the row-picking SELECT of a bounded DELETE.
+    delete_lock: ClassVar[str] = " FOR UPDATE SKIP LOCKED"
+    true: ClassVar[str] = "true"
+    false: ClassVar[str] = "false"
+
+    def json(self, value_sql: str) -> str:
+        """A JSON value from text."""
+        return value_sql
+
+    def json_append(self, column: str, value_sql: str) -> str:
+        """The JSON array ``column`` with the JSON value ``value_sql`` appended."""
+        raise NotImplementedError
+
+    def json_pop(self, column: str) -> str:
+        """The JSON array ``column`` without its last element."""
+        raise NotImplementedError
+
+    def json_text(self, column: str) -> str:
+        """A JSON column read back as text."""
+        return column
+
+    def boolean(self, value_sql: str) -> str:
+        """A boolean parameter or column usable in arithmetic as 0 or 1."""
+        return f"CAST({value_sql} AS INTEGER)"
+
+    def table(self, columns: Columns, count: int) -> str:
+        """A derived table ``t`` of ``count`` parameter rows, its columns named as ``columns`` says."""
+        row = "(" + ", ".join(["%s"] * len(columns)) + ")"
+        names = ", ".join(f"column{i} AS {name}" for i, (name, _) in enumerate(columns, start=1))
+        return f"(SELECT {names} FROM (VALUES {', '.join([row] * count)})) AS t"
+
+    def table_params(self, rows: Sequence[Sequence[Any]]) -> list[Any]:
+        return [value for row in rows for value in row]
+
+    def insert_many(self, columns: str, shared: str, count: int) -> str:
+        """Insert ``count`` jobs from a table of (t_id, t_args, t_kwargs) rows and ``shared`` values."""
+        table = self.table((("t_id", "uuid"), ("t_args", "text"), ("t_kwargs", "text")), count)
+        return f"INSERT INTO backroom_job ({columns}) SELECT t.t_id, {shared} FROM {table}"
+
+    def insert_many_params(
+        self, shared: list[Any], ids: list[str], args: list[str], kwargs: list[str], queue: str
+    ) -> list[Any]:
+        return [*shared, *itertools.chain.from_iterable(zip(ids, args, kwargs, strict=True))]
+
+    def update_from(self, table: str, assignments: str, condition: str) -> str:
+        """UPDATE backroom_job joined to a derived ``table``, where ``condition`` holds.
+
+        ``assignments`` read only the column each one sets (and ``t``), so
+        they mean the same whether a database applies them together or in turn.
+        """
+        return f"UPDATE backroom_job SET {assignments} FROM {table} WHERE {condition}"
+
+    def upsert_worker(self, insert_sql: str, updated: Sequence[str]) -> str:
+        """An INSERT of a worker row that updates ``updated`` columns when the worker is already there."""
+        sets = ", ".join(f"{column} = excluded.{column}" for column in updated)
+        return f"{insert_sql} ON CONFLICT (id) DO UPDATE SET {sets}"
+
+    def returning(self, sql: str, columns: str) -> str:
+        """``sql`` returning ``columns`` of the rows it wrote (only where ``update_returning``)."""
+        return f"{sql} RETURNING {columns}"
+
+    def with_notify(self, sql: str) -> str:
+        """Wrap a statement that writes ready jobs so that it also wakes their queue's idle workers."""
+        return sql
+
+    def claim_pick(self, queue_count: int, columns: str) -> str:
+        """SELECT ``columns`` of the best ready, unheld jobs: params now, queues..., limit."""
+        ready = "status = 'READY' AND worker_id IS NULL AND available_at <= %s"
+        order = "ORDER BY priority DESC, available_at LIMIT %s"
+        if queue_count <= 1:
+            queue = " AND queue_name = %s" if queue_count else ""
+            return f"SELECT {columns} FROM backroom_job WHERE {ready}{queue} {order}{self.skip_locked}"
+        return self.claim_pick_queues(queue_count, columns, ready, order)
+
+    def claim_pick_queues(self, queue_count: int, columns: str, ready: str, order: str) -> str:
+        """Several queues: each queue's best through its index, then the best of those."""
+        raise NotImplementedError
+
+    def claim_pick_params(self, now: Any, queues: Sequence[str], limit: int) -> list[Any]:
+        if len(queues) <= 1:
+            return [now, *queues, limit]
+        return [param for queue in queues for param in (now, queue, limit)] + [limit]
+
+    def batch_rows(self, connection: BaseDatabaseWrapper, params_per_row: int, shared_params: int) -> int:
+        """Rows per multi-row statement: as many as the database's parameter limit allows, up to 1,000."""
+        limit = connection.features.max_query_params
+        if limit is None:
+            return 1000
+        return max(1, min(1000, (limit - shared_params) // params_per_row))
+
+    def index_ddl(self) -> list[str]:
+        """CREATE INDEX statements for the job table: partial, so each holds only the rows it serves."""
+        ready = "WHERE status = 'READY' AND worker_id IS NULL"
+        return [
+            f"CREATE INDEX backroom_job_ready ON backroom_job (priority DESC, available_at) {ready}",
+            "CREATE INDEX backroom_job_ready_queue ON backroom_job "
+            f"(queue_name, priority DESC, available_at) {ready}",
+            "CREATE INDEX backroom_job_held ON backroom_job (lease_expires_at) "
+            "WHERE worker_id IS NOT NULL OR status = 'RUNNING'",
+            "CREATE INDEX backroom_job_holder ON backroom_job (worker_id) WHERE worker_id IS NOT NULL",
+            "CREATE INDEX backroom_job_finished ON backroom_job (status, finished_at) "
+            "WHERE finished_at IS NOT NULL",
+            "CREATE INDEX backroom_job_failed_task ON backroom_job (task_path) WHERE status = 'FAILED'",
+            "CREATE UNIQUE INDEX backroom_job_unique_active ON backroom_job (unique_key) "
+            "WHERE unique_key IS NOT NULL AND status IN ('READY', 'RUNNING')",
+        ]
+
+    def drop_index_ddl(self) -> list[str]:
+        return [f"DROP INDEX IF EXISTS {name}" for name in INDEX_NAMES]
+
+    def lacks_schema(self, error: Exception) -> bool:
+        """Whether a database error says backroom's tables or columns are missing (migrate not run)."""
+        text = str(error)
+        return "no such table" in text or "no such column" in text
+
+    def tag_session(self, connection: BaseDatabaseWrapper, worker_id: str) -> None:
+        """Mark the worker's session so that ``connected_workers_sql`` sees it while the process lives."""
+
+    def connected_workers_sql(self, count: int) -> str | None:
+        """A SELECT of which of ``count`` worker ids have a live session; None if the database cannot tell."""
+        return None
+
+    def connected_workers_params(self, worker_ids: Sequence[str]) -> list[Any]:
+        return list(worker_ids)
+
+    def listen(
+        self, connection: BaseDatabaseWrapper, wake: Callable[[str], None], stop: threading.Event
+    ) -> None:
+        """Call ``wake(queue_name)`` for each wake-up until ``stop`` is set; return at once if none come."""
+
+
+#: Every index of the job table that backroom creates itself (``index_ddl``).
+INDEX_NAMES = (
+    "backroom_job_ready",
+    "backroom_job_ready_queue",
+    "backroom_job_held",
+    "backroom_job_holder",
+    "backroom_job_finished",
+    "backroom_job_failed_task",
+    "backroom_job_unique_active",
+)

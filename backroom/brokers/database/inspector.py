@@ -1,0 +1,244 @@
+"""The reading and acting half of the database store: counts and lists through the ORM, actions as SQL.
+
+Counts use the job table's partial indexes; listings pick ids through the
+ORM (newest first: ids are time-ordered UUIDv7) and read the rows through
+the codec, so a row edited into nonsense shows as a failed job instead of
+breaking the page. Actions change only jobs in the state they name, so a
+click on a stale page changes nothing it should not.
+"""
+
+import json
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+from django.conf import settings
+from django.db import IntegrityError
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Max, Min, Q, QuerySet, Window
+from django.db.models.functions import RowNumber, TruncMinute
+
+from ...jobs.json import dumps
+from ...jobs.records import JobRecord, JobStatus
+from ...models import Job
+from ..contract import Cancelled, cancellation_error
+from ..inspection import (
+    FinishedCount,
+    JobFilter,
+    JobPage,
+    QueueStats,
+    TaskFailures,
+    Timings,
+    TimingSamples,
+    WorkerState,
+    running_jobs,
+)
+from . import codec
+from .connection import Database
+
+
+def _utc_minute() -> TruncMinute:
+    return TruncMinute("finished_at", tzinfo=UTC if settings.USE_TZ else None)
+
+
+def _duration(start: str, end: str) -> ExpressionWrapper:
+    return ExpressionWrapper(F(end) - F(start), output_field=DurationField())
+
+
+def _seconds(value: timedelta | None) -> float:
+    return max(0.0, value.total_seconds()) if value is not None else 0.0
+
+
+class DatabaseInspector:
+    """What people read and do to the jobs of the Django database named ``alias``."""
+
+    def __init__(self, alias: str) -> None:
+        self.db = Database(alias)
+
+    def _jobs(self) -> QuerySet[Job]:
+        return Job.objects.using(self.db.alias)
+
+    def get(self, job_id: str) -> JobRecord | None:
+        try:
+            self.db.id(job_id)
+        except ValueError:
+            return None
+        return self.db.jobs_by_id([job_id], f"read job {job_id}").get(job_id)
+
+    # Reading.
+
+    def queue_stats(self, now: datetime) -> list[QueueStats]:
+        due = Q(status=JobStatus.READY, available_at__lte=now)
+        rows = (
+            self._jobs()
+            .filter(status__in=[JobStatus.READY, JobStatus.RUNNING, JobStatus.FAILED])
+            .values("queue_name", "status")
+            .annotate(total=Count("pk"), due=Count("pk", filter=due), oldest=Min("available_at", filter=due))
+            .order_by()
+        )
+        counts: dict[str, dict[str, Any]] = defaultdict(
+            lambda: {"ready": 0, "scheduled": 0, "running": 0, "failed": 0, "oldest_ready_at": None}
+        )
+        with self.db.errors("count jobs"):
+            for row in rows:
+                queue = counts[row["queue_name"]]
+                if row["status"] == JobStatus.READY:
+                    queue["ready"] = row["due"]
+                    queue["scheduled"] = row["total"] - row["due"]
+                    queue["oldest_ready_at"] = row["oldest"]
+                else:
+                    queue[row["status"].lower()] = row["total"]
+        return [QueueStats(queue_name=name, **values) for name, values in sorted(counts.items())]
+
+    def throughput(self, since: datetime) -> list[FinishedCount]:
+        rows = (
+            self._jobs()
+            .filter(status__in=[JobStatus.SUCCESSFUL, JobStatus.FAILED], finished_at__gte=since)
+            .annotate(minute=_utc_minute())
+            .values("queue_name", "minute")
+            .annotate(
+                successful=Count("pk", filter=Q(status=JobStatus.SUCCESSFUL)),
+                failed=Count("pk", filter=Q(status=JobStatus.FAILED)),
+            )
+            .order_by("queue_name", "minute")
+        )
+        with self.db.errors("count finished jobs"):
+            return [FinishedCount(**row) for row in rows]
+
+    def timings(self, since: datetime, bucket: timedelta, sample_per_minute: int) -> list[Timings]:
+        minute = _utc_minute()
+        sample = (
+            self._jobs()
+            .filter(
+                status__in=[JobStatus.SUCCESSFUL, JobStatus.FAILED],
+                finished_at__gte=since,
+                last_attempted_at__isnull=False,
+            )
+            .annotate(
+                minute=minute,
+                wait=_duration("available_at", "last_attempted_at"),
+                run=_duration("last_attempted_at", "finished_at"),
+                rank=Window(
+                    RowNumber(), partition_by=[F("queue_name"), minute], order_by=F("finished_at").desc()
+                ),
+            )
+            .filter(rank__lte=sample_per_minute)
+            .values_list("queue_name", "finished_at", "wait", "run")
+        )
+        samples = TimingSamples(since, bucket)
+        with self.db.errors("measure wait and run times"):
+            for queue_name, finished_at, wait, run in sample:
+                finished = cast(datetime, finished_at)  # the filter excludes unfinished jobs
+                samples.add(queue_name, finished, _seconds(wait), _seconds(run))
+        return samples.timings()
+
+    def failed_tasks(self, limit: int) -> list[TaskFailures]:
+        rows = (
+            self._jobs()
+            .filter(status=JobStatus.FAILED)
+            .values("task_path")
+            .annotate(count=Count("pk"), last_failed_at=Max("finished_at"))
+            .order_by("-count", "task_path")[:limit]
+        )
+        with self.db.errors("count failed jobs"):
+            return [TaskFailures(**row) for row in rows]
+
+    def jobs(self, where: JobFilter, offset: int, limit: int) -> JobPage:
+        query = self._jobs()
+        if where.queue_name:
+            query = query.filter(queue_name=where.queue_name)
+        if where.task:
+            query = query.filter(task_path__icontains=where.task)
+        if where.status:
+            query = query.filter(status=where.status)
+        if where.enqueued_after:
+            query = query.filter(enqueued_at__gte=where.enqueued_after)
+        if where.enqueued_before:
+            query = query.filter(enqueued_at__lt=where.enqueued_before)
+        if where.id_prefix:
+            query = query.filter(id__istartswith=where.id_prefix)
+        with self.db.errors("list jobs"):
+            page_ids = query.order_by("-id").values_list("id", flat=True)[offset : offset + limit + 1]
+            ids = [str(pk) for pk in page_ids]
+        found = self.db.jobs_by_id(ids, "list jobs")
+        page = [found[job_id] for job_id in ids if job_id in found]
+        return JobPage(jobs=page[:limit], has_next=len(ids) > limit)
+
+    def workers(self) -> list[WorkerState]:
+        db = self.db
+        with db.cursor("list workers") as cursor:
+            cursor.execute(db.sql.select_running)
+            running = running_jobs(db.fetch_jobs(cursor))
+            cursor.execute(db.sql.select_workers)
+            rows = cursor.fetchall()
+        states = []
+        for worker_id, hostname, pid, queues, concurrency, backend, started_at, beat, abandoned in rows:
+            states.append(
+                WorkerState(
+                    id=worker_id,
+                    hostname=hostname,
+                    pid=pid,
+                    queues=_names(queues),
+                    concurrency=concurrency,
+                    backend=backend,
+                    started_at=codec.to_datetime(started_at),  # type: ignore[arg-type]
+                    last_heartbeat_at=codec.to_datetime(beat),  # type: ignore[arg-type]
+                    running=running.get(worker_id, []),
+                    abandoned_threads=abandoned,
+                )
+            )
+        return states
+
+    # Acting.
+
+    def _changed(self, sql: str, params: tuple[Any, ...], doing: str) -> int:
+        with self.db.atomic(doing) as cursor:
+            cursor.execute(sql, params)
+            return len(cursor.fetchall()) if cursor.description else max(cursor.rowcount, 0)
+
+    def retry_job(self, job_id: str, now: datetime) -> bool:
+        try:
+            db_id = self.db.id(job_id)
+        except ValueError:
+            return False
+        try:
+            return self._changed(self.db.sql.retry_one, (self.db.time(now), db_id), f"retry job {job_id}") > 0
+        except IntegrityError:
+            return False  # another active job holds its unique key
+
+    def cancel(self, job_id: str, now: datetime, by: str) -> Cancelled:
+        db = self.db
+        try:
+            db_id = db.id(job_id)
+        except ValueError:
+            return Cancelled.UNKNOWN
+        error = dumps(cancellation_error(by, now).to_json())
+        if self._changed(db.sql.cancel, (db.time(now), error, db_id), f"cancel job {job_id}"):
+            return Cancelled.CANCELLED
+        if self._changed(db.sql.request_cancel, (db_id,), f"cancel job {job_id}"):
+            return Cancelled.REQUESTED
+        with db.cursor(f"cancel job {job_id}") as cursor:
+            cursor.execute(db.sql.select_status, (db_id,))
+            found = cursor.fetchone()
+        return Cancelled.UNKNOWN if found is None else Cancelled.FINISHED
+
+    def retry_failed(self, task_path: str, now: datetime) -> int:
+        db = self.db
+        doing = f"retry failed jobs of {task_path}"
+        retried = self._changed(db.sql.retry_unkeyed_failed, (db.time(now), task_path), doing)
+        # Jobs with a unique key go one by one: two of them may share a key, and only one can be active.
+        with db.cursor(doing) as cursor:
+            cursor.execute(db.sql.select_keyed_failed, (task_path,))
+            keyed = [codec.job_id(row[0]) for row in cursor.fetchall()]
+        return retried + sum(self.retry_job(job_id, now) for job_id in keyed)
+
+    def delete_failed(self, task_path: str) -> int:
+        return self._changed(self.db.sql.delete_failed, (task_path,), f"delete failed jobs of {task_path}")
+
+
+def _names(value: Any) -> list[str]:
+    """A worker's queue list as stored (JSON text, or already a list)."""
+    try:
+        names = json.loads(value) if isinstance(value, str) else value
+    except ValueError:
+        return []
+    return [name for name in names if isinstance(name, str)] if isinstance(names, list) else []

@@ -1,0 +1,37 @@
+"""SQLite: JSON as text, one writer at a time (so no row locks to skip), partial indexes, polling."""
+
+from .dialect import Dialect
+
+
+class SQLite(Dialect):
+    vendor = "sqlite"
+    default_poll_interval_seconds = 0.2  # no push notification; a local poll is cheap
+    skip_locked = ""
+    delete_lock = ""
+    json_param = "json(%s)"
+    is_same = "IS"
+
+    def json(self, value_sql: str) -> str:
+        return f"json({value_sql})"
+
+    def json_append(self, column: str, value_sql: str) -> str:
+        # json_insert on anything but an array changes nothing: start a value edited into nonsense afresh.
+        return (
+            f"json_insert(CASE json_type({column}) WHEN 'array' THEN {column} ELSE '[]' END, "
+            f"'$[#]', {value_sql})"
+        )
+
+    def json_pop(self, column: str) -> str:
+        return f"json_remove({column}, '$[#-1]')"
+
+    def claim_pick_queues(self, queue_count: int, columns: str, ready: str, order: str) -> str:
+        """Each queue's best through backroom_job_ready_queue (one pick per queue), then the best of those."""
+        one = (
+            "SELECT * FROM (SELECT id, priority, available_at FROM backroom_job "
+            f"WHERE {ready} AND queue_name = %s {order})"
+        )
+        picks = " UNION ALL ".join([one] * queue_count)
+        return f"SELECT id FROM ({picks}) ORDER BY priority DESC, available_at LIMIT %s"
+
+
+dialect = SQLite()

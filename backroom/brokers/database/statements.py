@@ -1,0 +1,241 @@
+"""Every SQL statement backroom runs on a database, assembled once per dialect.
+
+The texts are written here once; what a vendor says differently comes from
+its ``Dialect``. Statements that take a variable number of rows or queues
+are built per count and cached, so each count is parsed (or prepared) once.
+"""
+
+import functools
+from collections.abc import Sequence
+
+from .dialect import Columns, Dialect
+
+#: The columns of a job as the codec reads them, in this order.
+JOB_COLUMNS: tuple[str, ...] = (
+    "id", "task_path", "queue_name", "priority", "status", "args", "kwargs", "run_after",
+    "available_at", "enqueued_at", "started_at", "last_attempted_at", "finished_at", "attempts",
+    "max_attempts", "timeout_seconds", "retry", "unique_key", "worker_id", "worker_ids", "errors",
+    "return_value", "progress", "cancel_requested", "orphaned",
+)  # fmt: skip
+#: The columns a new job is inserted with; the rest take their defaults or NULL.
+INSERT_COLUMNS: tuple[str, ...] = (
+    "id", "task_path", "queue_name", "priority", "status", "args", "kwargs", "run_after",
+    "available_at", "enqueued_at", "attempts", "max_attempts", "timeout_seconds", "retry", "unique_key",
+    "worker_ids", "errors", "cancel_requested", "orphaned",
+)  # fmt: skip
+#: A batch of transitions (see contract.Transition), one row each.
+TRANSITION_COLUMNS: Columns = (
+    ("t_id", "uuid"), ("t_owner", "text"), ("t_attempt", "integer"), ("t_status", "text"),
+    ("t_started_at", "timestamptz"), ("t_finished_at", "timestamptz"), ("t_available_at", "timestamptz"),
+    ("t_return_value", "text"), ("t_error", "text"), ("t_lost", "boolean"),
+)  # fmt: skip
+#: A batch of jobs handed back, one row each.
+RELEASE_COLUMNS: Columns = (
+    ("t_id", "uuid"), ("t_owner", "text"), ("t_attempt", "integer"), ("t_started", "boolean"),
+    ("t_lost", "boolean"),
+)  # fmt: skip
+#: The held jobs the reaper looks at.
+HELD_COLUMNS = "id, queue_name, task_path, worker_id, status, attempts, max_attempts"
+WORKER_COLUMNS = (
+    "id", "hostname", "pid", "queues", "concurrency", "backend", "started_at", "last_heartbeat_at",
+    "abandoned_threads",
+)  # fmt: skip
+
+# A retry from the dashboard or the CLI: READY now, a clean slate for the next attempt, and room for it.
+_RETRY_SET = (
+    "status = 'READY', available_at = %s, finished_at = NULL, return_value = NULL, progress = NULL, "
+    "cancel_requested = {false}, worker_id = NULL, lease_expires_at = NULL, "
+    "max_attempts = CASE WHEN max_attempts > attempts THEN max_attempts ELSE attempts + 1 END"
+)
+
+
+def _placeholders(count: int) -> str:
+    return ", ".join(["%s"] * count)
+
+
+class Statements:
+    """The SQL of one dialect."""
+
+    def __init__(self, d: Dialect) -> None:
+        self.dialect = d
+        columns = ", ".join(JOB_COLUMNS)
+        self.job_columns = columns
+        insert, ignore = d.insert_ignore
+        values = (
+            f"%s, %s, %s, %s, 'READY', {d.json_param}, {d.json_param}, %s, %s, %s, 0, %s, %s, "
+            f"{d.json_param}, %s, '[]', '[]', {d.false}, 0"
+        )
+        self.insert = d.with_notify(
+            f"{insert} backroom_job ({', '.join(INSERT_COLUMNS)}) VALUES ({values}){ignore}"
+        )
+        self.select_one = f"SELECT {columns} FROM backroom_job WHERE id = %s"
+        self.select_active_unique = (
+            f"SELECT {columns} FROM backroom_job WHERE unique_key = %s AND status IN ('READY', 'RUNNING')"
+        )
+        self.hold = "UPDATE backroom_job SET worker_id = %s, lease_expires_at = %s WHERE id IN ({ids})"
+        self.extend_leases = "UPDATE backroom_job SET lease_expires_at = %s WHERE worker_id = %s"
+        self.upsert_worker = d.upsert_worker(
+            f"INSERT INTO backroom_worker ({', '.join(WORKER_COLUMNS)}) "
+            f"VALUES (%s, %s, %s, {d.json_param}, %s, %s, %s, %s, %s)",
+            ["last_heartbeat_at", "abandoned_threads"],
+        )
+        self.select_workers = f"SELECT {', '.join(WORKER_COLUMNS)} FROM backroom_worker"
+        self.select_running = (
+            f"SELECT {columns} FROM backroom_job WHERE status = 'RUNNING' ORDER BY last_attempted_at"
+        )
+        self.expired = (
+            f"SELECT {HELD_COLUMNS} FROM backroom_job WHERE (worker_id IS NOT NULL OR status = 'RUNNING') "
+            "AND (lease_expires_at < %s OR lease_expires_at IS NULL) ORDER BY lease_expires_at LIMIT %s"
+        )
+        self.silent_workers = (
+            "SELECT id, hostname, pid, started_at FROM backroom_worker WHERE last_heartbeat_at < %s"
+        )
+        self.delete_stale_workers = "DELETE FROM backroom_worker WHERE last_heartbeat_at < %s"
+        self.delete_worker = "DELETE FROM backroom_worker WHERE id = %s"
+        self.set_progress = (
+            f"UPDATE backroom_job SET progress = {d.json_param} "
+            # Also while the start is on its way: the task may report before the worker writes it.
+            "WHERE id = %s AND ((status = 'RUNNING' AND attempts = %s) "
+            "OR (status = 'READY' AND worker_id IS NOT NULL AND attempts = %s - 1))"
+        )
+        self.cancel_requested = "SELECT cancel_requested FROM backroom_job WHERE id = %s"
+        # Schedules: the unique (schedule_name, slot_at) lets one scheduler record each slot.
+        insert_slot = (
+            f"{insert} backroom_schedule_run (schedule_name, slot_at, job_id, enqueued_at) "
+            f"VALUES (%s, %s, %s, %s){ignore}"
+        )
+        self.insert_slot = d.returning(insert_slot, "id") if d.update_returning else insert_slot
+        self.set_slot_job = "UPDATE backroom_schedule_run SET job_id = %s WHERE id = %s"
+        # Pruning: one bounded batch per statement, so no long lock on the tables. The extra
+        # derived table lets MySQL limit a subquery of the table it deletes from.
+        self.prune_jobs = (
+            "DELETE FROM backroom_job WHERE id IN (SELECT id FROM (SELECT id FROM backroom_job "
+            f"WHERE status IN ({{statuses}}) AND finished_at < %s LIMIT %s{d.delete_lock}) AS doomed)"
+        )
+        self.prune_slots = (
+            "DELETE FROM backroom_schedule_run WHERE id IN (SELECT id FROM (SELECT id FROM "
+            "backroom_schedule_run r WHERE slot_at < %s AND slot_at < (SELECT MAX(slot_at) FROM "
+            "backroom_schedule_run m WHERE m.schedule_name = r.schedule_name) "
+            f"LIMIT %s{d.delete_lock}) AS doomed)"
+        )
+        # What people do from the dashboard, the admin and the CLI.
+        retry_set = _RETRY_SET.format(false=d.false)
+        self.retry_one = d.with_notify(
+            f"UPDATE backroom_job SET {retry_set} WHERE id = %s AND status IN ('FAILED', 'CANCELLED')"
+        )
+        self.retry_unkeyed_failed = d.with_notify(
+            f"UPDATE backroom_job SET {retry_set} "
+            "WHERE task_path = %s AND status = 'FAILED' AND unique_key IS NULL"
+        )
+        self.select_keyed_failed = (
+            "SELECT id FROM backroom_job WHERE task_path = %s AND status = 'FAILED' "
+            "AND unique_key IS NOT NULL"
+        )
+        self.cancel = (
+            "UPDATE backroom_job SET status = 'CANCELLED', finished_at = %s, worker_id = NULL, "
+            f"lease_expires_at = NULL, errors = {d.json_append('errors', d.json('%s'))} "
+            "WHERE id = %s AND status = 'READY'"
+        )
+        self.request_cancel = (
+            f"UPDATE backroom_job SET cancel_requested = {d.true} WHERE id = %s AND status = 'RUNNING'"
+        )
+        self.select_status = "SELECT status FROM backroom_job WHERE id = %s"
+        self.delete_failed = "DELETE FROM backroom_job WHERE task_path = %s AND status = 'FAILED'"
+
+    @functools.cache  # noqa: B019 - one Statements per dialect, kept for the process
+    def claim(self, queue_count: int) -> str:
+        """Hold the best ready jobs of ``queue_count`` queues (0: every queue) for a worker.
+
+        Params: worker id, lease expiry, then ``Dialect.claim_pick_params``.
+        Where an UPDATE cannot return rows, this is the SELECT ... FOR UPDATE
+        of the rows to hold (the ``hold`` statement follows in the transaction).
+        """
+        d = self.dialect
+        if not d.update_returning:
+            return d.claim_pick(queue_count, self.job_columns)
+        pick = d.claim_pick(queue_count, "id")
+        return d.returning(
+            f"UPDATE backroom_job SET worker_id = %s, lease_expires_at = %s WHERE id IN ({pick})",
+            self.job_columns,
+        )
+
+    @functools.cache  # noqa: B019
+    def record(self, count: int) -> str:
+        """Write ``count`` transitions; each row changes its job only while its claim holds."""
+        d = self.dialect
+        assignments = ", ".join([
+            "status = t.t_status",
+            "attempts = t.t_attempt",
+            "started_at = COALESCE(started_at, t.t_started_at)",
+            "last_attempted_at = COALESCE(t.t_started_at, last_attempted_at)",
+            "worker_ids = CASE WHEN t.t_started_at IS NULL THEN worker_ids "
+            f"ELSE {d.json_append('worker_ids', 't.t_owner')} END",
+            "finished_at = t.t_finished_at",
+            "available_at = COALESCE(t.t_available_at, available_at)",
+            f"return_value = {d.json('t.t_return_value')}",
+            "errors = CASE WHEN t.t_error IS NULL THEN errors "
+            f"ELSE {d.json_append('errors', d.json('t.t_error'))} END",
+            "progress = CASE WHEN t.t_status = 'READY' THEN NULL ELSE progress END",  # a retry starts afresh
+            "worker_id = CASE WHEN t.t_status = 'RUNNING' THEN worker_id ELSE NULL END",
+            "lease_expires_at = CASE WHEN t.t_status = 'RUNNING' THEN lease_expires_at ELSE NULL END",
+            f"orphaned = orphaned + {d.boolean('t.t_lost')}",
+        ])  # fmt: skip
+        condition = (
+            f"backroom_job.id = t.t_id AND backroom_job.worker_id {d.is_same} t.t_owner AND ("
+            "(t.t_started_at IS NOT NULL AND backroom_job.status = 'READY' "
+            "AND backroom_job.attempts = t.t_attempt - 1) OR "
+            "(t.t_started_at IS NULL AND backroom_job.status = 'RUNNING' "
+            "AND backroom_job.attempts = t.t_attempt))"
+        )
+        sql = d.update_from(d.table(TRANSITION_COLUMNS, count), assignments, condition)
+        return d.returning(sql, "backroom_job.id") if d.update_returning else sql
+
+    @functools.cache  # noqa: B019
+    def release(self, count: int) -> str:
+        """Hand ``count`` held jobs back as READY, taking back the attempt of those already started."""
+        d = self.dialect
+        assignments = ", ".join([
+            f"worker_ids = CASE WHEN t.t_started THEN {d.json_pop('worker_ids')} ELSE worker_ids END",
+            "started_at = CASE WHEN t.t_started AND t.t_attempt = 1 THEN NULL ELSE started_at END",
+            f"attempts = attempts - {d.boolean('t.t_started')}",
+            "status = 'READY'",
+            "worker_id = NULL",
+            "lease_expires_at = NULL",
+            f"orphaned = orphaned + {d.boolean('t.t_lost')}",
+        ])  # fmt: skip
+        condition = (
+            f"backroom_job.id = t.t_id AND backroom_job.worker_id {d.is_same} t.t_owner AND ("
+            "(t.t_started AND backroom_job.status = 'RUNNING' AND backroom_job.attempts = t.t_attempt) OR "
+            "(NOT t.t_started AND backroom_job.status = 'READY' "
+            "AND backroom_job.attempts = t.t_attempt - 1))"
+        )
+        return d.with_notify(d.update_from(d.table(RELEASE_COLUMNS, count), assignments, condition))
+
+    @functools.cache  # noqa: B019
+    def insert_many(self, count: int) -> str:
+        """Insert ``count`` jobs of one task: shared values once, then each job's id and arguments."""
+        d = self.dialect
+        shared = (
+            f"%s, %s, %s, 'READY', {d.json('t.t_args')}, {d.json('t.t_kwargs')}, %s, %s, %s, 0, %s, %s, "
+            f"{d.json_param}, NULL, '[]', '[]', {d.false}, 0"
+        )
+        return d.insert_many(", ".join(INSERT_COLUMNS), shared, count)
+
+    @functools.cache  # noqa: B019
+    def select_by_ids(self, count: int) -> str:
+        return f"SELECT {self.job_columns} FROM backroom_job WHERE id IN ({_placeholders(count)})"
+
+    @functools.cache  # noqa: B019
+    def held_by(self, count: int) -> str:
+        return f"SELECT {HELD_COLUMNS} FROM backroom_job WHERE worker_id IN ({_placeholders(count)})"
+
+    @functools.cache  # noqa: B019
+    def last_slots(self, count: int) -> str:
+        return (
+            "SELECT schedule_name, slot_at, job_id, enqueued_at FROM backroom_schedule_run r "
+            f"WHERE schedule_name IN ({_placeholders(count)}) AND slot_at = (SELECT MAX(slot_at) "
+            "FROM backroom_schedule_run m WHERE m.schedule_name = r.schedule_name)"
+        )
+
+    def prune(self, statuses: Sequence[str]) -> str:
+        return self.prune_jobs.format(statuses=_placeholders(len(statuses)))

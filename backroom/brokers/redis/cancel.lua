@@ -1,0 +1,22 @@
+-- Cancel a READY job (held ahead or not: it never runs), or ask a RUNNING one
+-- to stop. Returns 'cancelled', 'requested', 'finished' or 'unknown'.
+-- KEYS: the queue's ready set. ARGV: base, job id, now, error (JSON), result TTL in ms or ''.
+local base, id, now, error, ttl_ms = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local k = job_key(base, id)
+local job = redis.call('HMGET', k, 'status', 'worker_id', 'available_at', 'unique_key', 'errors')
+if not job[1] then
+  return 'unknown'
+end
+if job[1] == 'RUNNING' then
+  redis.call('HSET', k, 'cancel_requested', '1')
+  return 'requested'
+end
+if job[1] ~= 'READY' then
+  return 'finished'
+end
+drop_claim(base, id, job[2])
+redis.call('ZREM', base .. ':ready', ready_member(id, job[3]))
+redis.call('ZREM', base .. ':delayed', id)
+redis.call('HSET', k, 'status', 'CANCELLED', 'finished_at', now, 'errors', json_append(job[5], error))
+finished(base, id, job[4], 'CANCELLED', now, ttl_ms)
+return 'cancelled'

@@ -1,0 +1,61 @@
+-- Write starts and outcomes of one worker's jobs in one queue; return the ids
+-- whose claim no longer held (taken back, cancelled), which change nothing.
+-- KEYS: the queue's ready set. ARGV: base, owner, result TTL in ms or '', then
+-- per transition: id, attempt, status, started_at, finished_at, available_at,
+-- return value, error (each '' when absent), '1' if the worker was lost.
+local base, owner, ttl_ms = ARGV[1], ARGV[2], ARGV[3]
+local refused = {}
+for i = 4, #ARGV, 9 do
+  local id, attempt, status, started_at = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local finished_at, available_at, return_value, error, lost =
+    ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7], ARGV[i + 8]
+  local k = job_key(base, id)
+  local job = redis.call('HMGET', k, 'status', 'worker_id', 'attempts', 'unique_key', 'worker_ids', 'errors')
+  if not holds(job, owner, attempt, started_at == '') then
+    refused[#refused + 1] = id
+  else
+    -- One HSET for every field written: a batch of outcomes runs this once per job.
+    local fields = {'status', status, 'attempts', attempt}
+    if started_at ~= '' then
+      redis.call('HSETNX', k, 'started_at', started_at)
+      fields[#fields + 1] = 'last_attempted_at'
+      fields[#fields + 1] = started_at
+      fields[#fields + 1] = 'worker_ids'
+      fields[#fields + 1] = json_append(job[5], cjson.encode(owner))
+    end
+    if status == 'RUNNING' then
+      redis.call('ZADD', base .. ':running', started_at, id)
+      redis.call('HSET', k, unpack(fields))
+    else
+      drop_claim(base, id, owner ~= '' and owner or nil)
+      if lost == '1' then
+        redis.call('HINCRBY', k, 'orphaned', 1)
+      end
+      if error ~= '' then
+        fields[#fields + 1] = 'errors'
+        fields[#fields + 1] = json_append(job[6], error)
+      end
+      if available_at ~= '' then
+        fields[#fields + 1] = 'available_at'
+        fields[#fields + 1] = available_at
+      end
+      if return_value ~= '' then
+        fields[#fields + 1] = 'return_value'
+        fields[#fields + 1] = return_value
+      else
+        redis.call('HDEL', k, 'return_value')
+      end
+      if status == 'READY' then
+        redis.call('HDEL', k, 'progress')  -- a retry starts afresh
+        redis.call('HSET', k, unpack(fields))
+        redis.call('ZADD', base .. ':delayed', redis.call('HGET', k, 'available_at'), id)
+      else
+        fields[#fields + 1] = 'finished_at'
+        fields[#fields + 1] = finished_at
+        redis.call('HSET', k, unpack(fields))
+        finished(base, id, job[4], status, finished_at, ttl_ms)
+      end
+    end
+  end
+end
+return refused

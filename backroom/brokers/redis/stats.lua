@@ -1,0 +1,28 @@
+-- One queue's counts: {ready (due, not held), held, due delayed, later
+-- delayed, running, failed, oldest ready job's available_at or ''}.
+-- KEYS: the queue's ready set. ARGV: base, now.
+local base, now = ARGV[1], ARGV[2]
+local ready = base .. ':ready'
+local oldest = nil
+local entry = redis.call('ZRANGE', ready, 0, 0, 'WITHSCORES')
+-- Within a priority the first member is the oldest: look at the first of each priority.
+while entry[1] do
+  local at = tonumber(string.sub(entry[1], 1, 16))
+  if at and (not oldest or at < oldest) then
+    oldest = at
+  end
+  entry = redis.call('ZRANGEBYSCORE', ready, '(' .. entry[2], '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+end
+local due = redis.call('ZRANGEBYSCORE', base .. ':delayed', '-inf', now, 'WITHSCORES', 'LIMIT', 0, 1)
+if due[2] and (not oldest or tonumber(due[2]) < oldest) then
+  oldest = tonumber(due[2])
+end
+return {
+  redis.call('ZCARD', ready),
+  redis.call('ZCARD', base .. ':held'),
+  redis.call('ZCOUNT', base .. ':delayed', '-inf', now),
+  redis.call('ZCOUNT', base .. ':delayed', '(' .. now, '+inf'),
+  redis.call('ZCARD', base .. ':running'),
+  redis.call('ZCARD', base .. ':failed'),
+  oldest and int(oldest) or '',
+}

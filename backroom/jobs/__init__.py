@@ -1,0 +1,1 @@
+"""What a job is, whatever store keeps it: its states and records, its JSON, how one is built."""

@@ -1,0 +1,1 @@
+"""How a store is doing, judged once for the dashboard, metrics and ``backroom status`` alike."""
