@@ -11,6 +11,7 @@ the raw mapping read here.
 
 import json
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -21,7 +22,17 @@ from ..jobs.records import ErrorRecord, JobRecord, JobStatus, error_path
 
 #: Stands in for a required time that cannot be read.
 PLACEHOLDER_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+_DIGITS = re.compile(r"-?[0-9]+")
 _JSON_TYPES = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}
+
+
+def whole_number(value: Any) -> int | None:
+    """A stored count: an int, or text of decimal digits (Redis's scripts read it alike); else None."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and _DIGITS.fullmatch(value):
+        return int(value)
+    return None
 
 
 def _describe(value: Any) -> str:
@@ -49,10 +60,7 @@ class _Reader:
         value = self.raw.get(name)
         if value is None and missing_ok:
             return default
-        try:
-            number = int(value) if isinstance(value, (int, str)) and not isinstance(value, bool) else None
-        except ValueError:
-            number = None
+        number = whole_number(value)
         if number is None or not low <= number <= high:
             self.problems.append(f"{name} is {value!r}, not a whole number from {low} to {high}")
         # A number out of range is kept: the worker's claim on the job is guarded by the stored value.

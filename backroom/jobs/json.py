@@ -9,8 +9,9 @@ from typing import Any
 from ..compat import normalize_json
 from ..exceptions import InvalidArguments
 
-#: The deepest nesting of lists and objects a job's JSON may have: every store reads at least this deep.
-MAX_DEPTH = 100
+#: The deepest nesting of lists and objects a job's JSON may have, the list of arguments included:
+#: MariaDB's JSON_VALID (the CHECK on its JSON columns) refuses 32 levels.
+MAX_DEPTH = 31
 # A \u0000 escape not itself escaped (preceded by an even number of backslashes).
 _NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 

@@ -128,11 +128,6 @@ def test_set_progress_refuses_what_is_not_a_finite_number(store, run_worker, val
     assert job.progress == {"current": 1, "total": 2, "message": "before"}  # the last good progress stays
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug in backroom/brokers/redis/connection.py (not ours to change here): redacted() trusts "
-    "urlsplit, which ends the credentials at the first / ? or #, so such a password is shown whole",
-)
 @pytest.mark.parametrize("url", MALFORMED[1:4])
 def test_the_brokers_redacted_hides_a_password_holding_url_delimiters(url):
     from backroom.brokers.redis import redacted

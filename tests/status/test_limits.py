@@ -7,8 +7,8 @@ import pytest
 from django.core import checks, signing
 
 from backroom import status_token
+from backroom.status import views
 from backroom.status.tokens import SALT
-from backroom.status.views import SLOTS
 from tests import tasks
 from tests.support import delete_job
 
@@ -26,7 +26,7 @@ def streams():
     yield opened
     for response in opened:
         response.close()
-    assert SLOTS.open == 0
+    assert views.SLOTS.open == 0
 
 
 def test_a_result_gets_two_streams_then_503_with_retry_after(store, client, streams):
@@ -69,11 +69,11 @@ def test_streams_give_their_place_back_however_they_end(store, client, run_worke
     assert b"event: end" in body
     assert _open(client, status_token(gone)).status_code == 404  # read at open: nothing to stream
     assert client.get("/status/forged/events/").status_code == 404
-    assert SLOTS.open == 0
+    assert views.SLOTS.open == 0
     never_read = _open(client, status_token(finished))  # closed by the server without being read
-    assert SLOTS.open == 1
+    assert views.SLOTS.open == 1
     never_read.close()
-    assert SLOTS.open == 0
+    assert views.SLOTS.open == 0
 
 
 def _signed_ago(seconds: float, result) -> str:

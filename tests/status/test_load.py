@@ -25,7 +25,6 @@ from backroom import status_token
 from backroom.status import views
 from backroom.status.reading import READ_CONCURRENCY
 from backroom.status.stream import StreamLimits
-from backroom.status.views import SLOTS
 from tests import tasks
 from tests.support import wait_until
 
@@ -137,7 +136,7 @@ def test_wsgi_streams_past_the_caps(pg, tokens, pg_connections):
         futures = [pool.submit(watch, token) for token in tokens]
         wait_until(lambda: figures.opened + figures.refused == len(tokens), timeout=60, what="every answer")
         figures.threads_open = threading.active_count()
-        assert SLOTS.open == STREAMS_MAX
+        assert views.SLOTS.open == STREAMS_MAX
         pg_connections.sample(3.0)
         # The site still answers, reading the same database: the JSON status, a dashboard page.
         staff = Client()
@@ -156,7 +155,7 @@ def test_wsgi_streams_past_the_caps(pg, tokens, pg_connections):
     # Streams read at most READ_CONCURRENCY at a time and close what they opened; this test's
     # own thread may hold one more (the pages it asked for).
     assert max(figures.connections) <= baseline + READ_CONCURRENCY + 1 + LINGERING, figures.connections
-    assert SLOTS.open == 0
+    assert views.SLOTS.open == 0
     wait_until(lambda: pg_connections.count() <= baseline + 1, timeout=10, what="connections closed")
 
 
@@ -210,7 +209,7 @@ def test_asgi_streams_past_the_caps(pg, tokens, pg_connections):
             a["status"] == 503 and b"Retry-After" in a["headers"] for a in answers
         )
         figures.threads_open = threading.active_count()
-        assert SLOTS.open == STREAMS_MAX
+        assert views.SLOTS.open == STREAMS_MAX
         await asyncio.to_thread(pg_connections.sample, 3.0)
         started = time.monotonic()
         page: dict = {}
@@ -231,5 +230,5 @@ def test_asgi_streams_past_the_caps(pg, tokens, pg_connections):
     # and sync middleware), idle; never a connection. Beyond those, the READ_CONCURRENCY read threads.
     # (The test itself adds a few: the thread its event loop runs in, asyncio's to_thread executor.)
     assert figures.threads_open <= figures.threads_before + STREAMS_MAX + READ_CONCURRENCY + 12
-    assert SLOTS.open == 0
+    assert views.SLOTS.open == 0
     wait_until(lambda: pg_connections.count() <= baseline, timeout=10, what="connections closed")

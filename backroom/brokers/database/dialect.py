@@ -53,6 +53,10 @@ class Dialect:
         """A JSON column read back as text."""
         return column
 
+    def count(self, column: str) -> str:
+        """An integer column as the job reader takes it: 0 where it holds something else (SQLite)."""
+        return column
+
     def boolean(self, value_sql: str) -> str:
         """A boolean parameter or column usable in arithmetic as 0 or 1."""
         return f"CAST({value_sql} AS INTEGER)"

@@ -11,6 +11,10 @@ class SQLite(Dialect):
     json_param = "json(%s)"
     is_same = "IS"
 
+    def count(self, column: str) -> str:
+        # An INTEGER column keeps text that reads as no number (edited by hand) as text.
+        return f"CASE typeof({column}) WHEN 'integer' THEN {column} ELSE 0 END"
+
     def json(self, value_sql: str) -> str:
         return f"json({value_sql})"
 

@@ -95,8 +95,8 @@ class Statements:
         self.set_progress = (
             f"UPDATE backroom_job SET progress = {d.json_param} "
             # Also while the start is on its way: the task may report before the worker writes it.
-            "WHERE id = %s AND ((status = 'RUNNING' AND attempts = %s) "
-            "OR (status = 'READY' AND worker_id IS NOT NULL AND attempts = %s - 1))"
+            f"WHERE id = %s AND ((status = 'RUNNING' AND {d.count('attempts')} = %s) "
+            f"OR (status = 'READY' AND worker_id IS NOT NULL AND {d.count('attempts')} = %s - 1))"
         )
         self.cancel_requested = "SELECT cancel_requested FROM backroom_job WHERE id = %s"
         # Schedules: the unique (schedule_name, slot_at) lets one scheduler record each slot.
@@ -180,12 +180,13 @@ class Statements:
             "lease_expires_at = CASE WHEN t.t_status = 'RUNNING' THEN lease_expires_at ELSE NULL END",
             f"orphaned = orphaned + {d.boolean('t.t_lost')}",
         ])  # fmt: skip
+        attempts = d.count("backroom_job.attempts")
         condition = (
             f"backroom_job.id = t.t_id AND backroom_job.worker_id {d.is_same} t.t_owner AND ("
             "(t.t_started_at IS NOT NULL AND backroom_job.status = 'READY' "
-            "AND backroom_job.attempts = t.t_attempt - 1) OR "
+            f"AND {attempts} = t.t_attempt - 1) OR "
             "(t.t_started_at IS NULL AND backroom_job.status = 'RUNNING' "
-            "AND backroom_job.attempts = t.t_attempt))"
+            f"AND {attempts} = t.t_attempt))"
         )
         sql = d.update_from(d.table(TRANSITION_COLUMNS, count), assignments, condition)
         return d.returning(sql, "backroom_job.id") if d.update_returning else sql
@@ -203,11 +204,12 @@ class Statements:
             "lease_expires_at = NULL",
             f"orphaned = orphaned + {d.boolean('t.t_lost')}",
         ])  # fmt: skip
+        attempts = d.count("backroom_job.attempts")
         condition = (
             f"backroom_job.id = t.t_id AND backroom_job.worker_id {d.is_same} t.t_owner AND ("
-            "(t.t_started AND backroom_job.status = 'RUNNING' AND backroom_job.attempts = t.t_attempt) OR "
+            f"(t.t_started AND backroom_job.status = 'RUNNING' AND {attempts} = t.t_attempt) OR "
             "(NOT t.t_started AND backroom_job.status = 'READY' "
-            "AND backroom_job.attempts = t.t_attempt - 1))"
+            f"AND {attempts} = t.t_attempt - 1))"
         )
         return d.with_notify(d.update_from(d.table(RELEASE_COLUMNS, count), assignments, condition))
 

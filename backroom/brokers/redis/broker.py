@@ -19,6 +19,7 @@ from django.db import transaction
 from ...jobs.building import new_job_ids
 from ...jobs.json import dumps
 from ...jobs.records import ACTIVE, JobBatch, JobRecord, JobStatus, NewJob, claim_order
+from ..codec import whole_number
 from ..contract import ClaimRef, HeldJob, Pruned, SlotRun, Transition, WorkerInfo
 from .codec import as_mapping, from_micros, job_from_hash, micros, new_job_fields
 from .connection import RedisStore, process_name, translated
@@ -291,8 +292,8 @@ class RedisBroker:
                         task_path=task_path,
                         owner=owner or None,
                         status=JobStatus(status),
-                        attempts=int(attempts),
-                        max_attempts=int(max_attempts),
+                        attempts=whole_number(attempts) or 0,
+                        max_attempts=whole_number(max_attempts) or 1,
                     )
                 )
         return found[:limit]

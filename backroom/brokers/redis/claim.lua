@@ -21,37 +21,48 @@ else
   end
 end
 
-local candidates = {}
 for _, base in ipairs(bases) do
   local delayed = base .. ':delayed'
   for _, id in ipairs(redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, PROMOTE_BATCH)) do
     redis.call('ZREM', delayed, id)
     make_ready(base, id)
   end
-  -- Each queue's best `limit`, merged: the claim takes the best `limit` of all.
-  local entries = redis.call('ZRANGE', base .. ':ready', 0, limit - 1, 'WITHSCORES')
-  for i = 1, #entries, 2 do
-    candidates[#candidates + 1] = {tonumber(entries[i + 1]), entries[i], base}
-  end
 end
-table.sort(candidates, function(a, b)
-  if a[1] ~= b[1] then
-    return a[1] < b[1]
-  end
-  return a[2] < b[2]
-end)
 
+-- An entry whose job is not READY (a hash edited by hand, or gone) is dropped and the next best
+-- taken in its place: fewer than `limit` jobs come back only when the queues hold no more.
 local jobs = {}
-for i = 1, math.min(limit, #candidates) do
-  local member, base = candidates[i][2], candidates[i][3]
-  local id = string.sub(member, 18)
-  local k = job_key(base, id)
-  redis.call('ZREM', base .. ':ready', member)
-  if redis.call('HGET', k, 'status') == 'READY' then
-    redis.call('HSET', k, 'worker_id', worker)
-    redis.call('ZADD', base .. ':held', lease, id)
-    redis.call('SADD', base .. ':w:' .. worker, id)
-    jobs[#jobs + 1] = redis.call('HGETALL', k)
+local dropped = true
+while dropped and #jobs < limit do
+  dropped = false
+  local need = limit - #jobs
+  -- Each queue's best `need`, merged: the claim takes the best `need` of all.
+  local candidates = {}
+  for _, base in ipairs(bases) do
+    local entries = redis.call('ZRANGE', base .. ':ready', 0, need - 1, 'WITHSCORES')
+    for i = 1, #entries, 2 do
+      candidates[#candidates + 1] = {tonumber(entries[i + 1]), entries[i], base}
+    end
+  end
+  table.sort(candidates, function(a, b)
+    if a[1] ~= b[1] then
+      return a[1] < b[1]
+    end
+    return a[2] < b[2]
+  end)
+  for i = 1, math.min(need, #candidates) do
+    local member, base = candidates[i][2], candidates[i][3]
+    local id = string.sub(member, 18)
+    local k = job_key(base, id)
+    redis.call('ZREM', base .. ':ready', member)
+    if redis.call('HGET', k, 'status') == 'READY' then
+      redis.call('HSET', k, 'worker_id', worker)
+      redis.call('ZADD', base .. ':held', lease, id)
+      redis.call('SADD', base .. ':w:' .. worker, id)
+      jobs[#jobs + 1] = redis.call('HGETALL', k)
+    else
+      dropped = true
+    end
   end
 end
 return jobs

@@ -27,10 +27,13 @@ def micros(value: datetime) -> str:
 
 
 def from_micros(value: str | None) -> datetime | None:
-    """Read microseconds since the epoch; None for None, ValueError for what is not a number."""
+    """Read microseconds since the epoch; None for None, ValueError for what is not a number or no time."""
     if value is None:
         return None
-    moment = EPOCH + int(value) * MICROSECOND
+    try:
+        moment = EPOCH + int(value) * MICROSECOND
+    except OverflowError:
+        raise ValueError(f"{value!r} microseconds from 1970 is past any datetime") from None
     return moment if settings.USE_TZ else timezone.make_naive(moment)
 
 

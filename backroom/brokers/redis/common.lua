@@ -9,6 +9,15 @@ local function int(n)
   return string.format('%.0f', n)
 end
 
+-- A count as backroom's reader takes it (decimal digits), else `default`: Lua's tonumber would also
+-- take 'NaN', 'inf' and '0x1f', which the reader calls corrupt, and the two would disagree.
+local function whole(value, default)
+  if value and string.match(value, '^%-?%d+$') then
+    return tonumber(value)
+  end
+  return default
+end
+
 local function job_key(base, id)
   return base .. ':job:' .. id
 end
@@ -58,7 +67,7 @@ local function holds(job, owner, attempt, started)
   if started then
     return job[1] == 'RUNNING' and job[3] == attempt
   end
-  return job[1] == 'READY' and (tonumber(job[3]) or 0) == tonumber(attempt) - 1
+  return job[1] == 'READY' and whole(job[3], 0) == tonumber(attempt) - 1
 end
 
 -- A finished job leaves the active structures: its unique key is freed, and

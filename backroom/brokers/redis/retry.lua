@@ -18,12 +18,12 @@ if unique_key then
   end
   redis.call('HSET', base .. ':unique', unique_key, id)
 end
-local attempts = tonumber(job[3]) or 0
+local attempts = whole(job[3], 0)
 redis.call('ZREM', base .. ':' .. string.lower(job[1]), id)
 redis.call('PERSIST', k)
 redis.call('HDEL', k, 'finished_at', 'return_value', 'progress', 'cancel_requested', 'worker_id')
 redis.call('HSET', k, 'status', 'READY', 'available_at', now,
-  'max_attempts', math.max(tonumber(job[4]) or 1, attempts + 1))
+  'max_attempts', math.max(whole(job[4], 1), attempts + 1))
 make_ready(base, id)
 redis.call('PUBLISH', channel, queue)
 return 1

@@ -3,9 +3,8 @@
 -- KEYS: the queue's ready set. ARGV: base, job id, attempt, progress (JSON).
 local k = job_key(ARGV[1], ARGV[2])
 local job = redis.call('HMGET', k, 'status', 'attempts', 'worker_id')
-local attempts = tonumber(job[2])
 if (job[1] == 'RUNNING' and job[2] == ARGV[3])
-    or (job[1] == 'READY' and job[3] and attempts and attempts == tonumber(ARGV[3]) - 1) then
+    or (job[1] == 'READY' and job[3] and whole(job[2], 0) == tonumber(ARGV[3]) - 1) then
   redis.call('HSET', k, 'progress', ARGV[4])
 end
 return true
