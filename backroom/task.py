@@ -102,6 +102,7 @@ def task(
             priority=priority,
             queue_name=queue_name,
             backend=backend,
+            run_after=None,  # Django 6.0's Task has no default for it
             takes_context=takes_context,
             **given,
         )
