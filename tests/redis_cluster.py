@@ -51,6 +51,7 @@ class Cluster:
         command += ["--cluster-replicas", str(self.replicas), "--cluster-yes"]
         subprocess.run(command, check=True, capture_output=True, timeout=60)
         self.wait_ok()
+        self.wait_replicated()
         return self
 
     def start_node(self, port: int) -> None:
@@ -89,6 +90,23 @@ class Cluster:
                 return
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the Redis Cluster is not ok: {states}")
+            time.sleep(0.1)
+
+    def wait_replicated(self, timeout: float = 30) -> None:
+        """Wait until every replica has synced with its primary: one that never did is not promoted."""
+        deadline = time.monotonic() + timeout
+        while True:
+            links = []
+            for port in self.ports:
+                info = redis.Redis(port=port, decode_responses=True).info("replication")
+                if info["role"] == "slave":
+                    links.append(
+                        info.get("master_link_status") == "up" and not info.get("master_sync_in_progress")
+                    )
+            if len(links) == self.primaries * self.replicas and all(links):
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the replicas did not sync: {links}")
             time.sleep(0.1)
 
     def kill(self, port: int) -> None:

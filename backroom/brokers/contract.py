@@ -165,8 +165,16 @@ class Broker(Protocol):
     def release(self, worker_id: str | None, claims: Sequence[ClaimRef], *, lost: bool = False) -> None:
         """Hand held jobs back as READY, uncharged; ``lost``: their worker died, so they run alone next."""
 
-    def heartbeat(self, worker: WorkerInfo, now: datetime, lease_expires_at: datetime) -> None:
-        """Record that the worker lives and extend the leases of every job it holds."""
+    def heartbeat(
+        self, worker: WorkerInfo, now: datetime, lease_expires_at: datetime, held: Sequence[ClaimRef] = ()
+    ) -> None:
+        """Record that the worker lives and extend the leases of the jobs in ``held``.
+
+        ``held`` is the worker's own account of its jobs. A job the store says it
+        holds and the worker does not know (its release or outcome was lost with
+        a failed-over Redis primary) keeps its lease, which runs out: the job is
+        taken back instead of being held for as long as the worker lives.
+        """
 
     def expired(self, now: datetime, limit: int, dead_workers: Sequence[str] = ()) -> list[HeldJob]:
         """Return held jobs whose lease ran out, or whose worker is one of ``dead_workers``."""

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from itertools import groupby
 
-from ..brokers.contract import Broker, HeldJob, Transition, WorkerInfo
+from ..brokers.contract import Broker, ClaimRef, HeldJob, Transition, WorkerInfo
 from ..exceptions import WorkerLost
 from ..jobs.records import ErrorRecord, JobStatus, error_path
 
@@ -138,10 +138,10 @@ class Liveness:
     def lease_end(self, now: datetime) -> datetime:
         return now + self.lease
 
-    def beat(self, now: datetime, abandoned_threads: int) -> None:
+    def beat(self, now: datetime, abandoned_threads: int, held: Sequence[ClaimRef]) -> None:
         if abandoned_threads != self.info.abandoned_threads:
             self.info = replace(self.info, abandoned_threads=abandoned_threads)
-        self.broker.heartbeat(self.info, now, self.lease_end(now))
+        self.broker.heartbeat(self.info, now, self.lease_end(now), held)
 
     def reap(self, now: datetime) -> list[Reaped]:
         """Take back the jobs of lost workers, logging each one."""

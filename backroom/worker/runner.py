@@ -379,7 +379,7 @@ class Worker:
         if mono < self._next_beat:
             return
         abandoned = len(self.pool.abandoned())
-        self.liveness.beat(now, abandoned)
+        self.liveness.beat(now, abandoned, list(self._held.values()))
         if self._back_from_outage:
             # Every lease ran out while nobody could write: give live workers a lease's
             # time to heartbeat again before taking their jobs for lost.

@@ -36,6 +36,7 @@ class FailoverFigures:
     jobs_gone: int  # acknowledged, and not in the store after the failover
     jobs_finished: int
     jobs_stuck: int  # in the store, not finished SETTLE_SECONDS after the failover
+    not_successful: int  # finished FAILED or CANCELLED
     never_ran: int  # finished SUCCESSFUL without a run recorded: impossible unless a write was lost
     repeats: int  # task bodies that ran more than once (outcomes lost with the primary)
     workers_alive: int
@@ -45,6 +46,8 @@ class FailoverFigures:
     def problems(self) -> list[str]:
         checks = [
             (self.jobs_stuck == 0, f"{self.jobs_stuck} stored jobs never finished"),
+            (self.not_successful == 0, f"{self.not_successful} stored jobs did not end SUCCESSFUL"),
+            (self.never_ran == 0, f"{self.never_ran} jobs ended SUCCESSFUL without running"),
             (self.workers_alive == self.workers, "a worker died in the failover"),
         ]
         return [message for ok, message in checks if not ok]
@@ -142,6 +145,7 @@ def run_failover(
         jobs_gone=len(gone),
         jobs_finished=len(records),
         jobs_stuck=len(pending),
+        not_successful=sum(1 for record in records.values() if record.status != "SUCCESSFUL"),
         never_ran=sum(1 for r in records.values() if r.status == "SUCCESSFUL" and not run_counts[r.args[0]]),
         repeats=sum(count - 1 for count in run_counts.values()),
         workers_alive=alive,

@@ -167,9 +167,21 @@ def test_heartbeat_extends_the_leases_of_its_own_jobs(broker):
     broker.claim("w1", [], 1, now, later(now, 5))
     broker.claim("w2", [], 1, now, later(now, 5))
     info = WorkerInfo(id="w1", hostname="h", pid=1, queues=[], concurrency=1, backend="b", started_at=now)
-    broker.heartbeat(info, later(now, 4), later(now, 60))
-    assert [h.job_id for h in broker.expired(later(now, 10), 10)] == [theirs]
+    held = [ClaimRef(job_id=job_id, attempt=1, queue_name="default") for job_id in (mine, theirs)]
+    broker.heartbeat(info, later(now, 4), later(now, 60), held)
+    assert [h.job_id for h in broker.expired(later(now, 10), 10)] == [theirs]  # not w1's to extend
     assert broker.get(mine).worker_id == "w1"
+
+
+def test_heartbeat_leaves_a_job_its_worker_does_not_know_to_run_out(broker):
+    """As after a Redis failover that lost the worker's outcome: the store says w1 holds the job,
+    w1 does not know it; it must come back when its lease runs out, not be held while w1 lives."""
+    job_id = _store(broker)
+    now = timezone.now()
+    broker.claim("w1", [], 1, now, later(now, 5))
+    info = WorkerInfo(id="w1", hostname="h", pid=1, queues=[], concurrency=1, backend="b", started_at=now)
+    broker.heartbeat(info, later(now, 4), later(now, 60), [])
+    assert [h.job_id for h in broker.expired(later(now, 10), 10)] == [job_id]
 
 
 def test_release_hands_back_without_charging_the_attempt(broker):

@@ -185,7 +185,9 @@ class DatabaseBroker:
         with db.cursor("hand back jobs") as cursor:
             cursor.execute(db.sql.release(len(rows)), db.dialect.table_params(rows))
 
-    def heartbeat(self, worker: WorkerInfo, now: datetime, lease_expires_at: datetime) -> None:
+    def heartbeat(
+        self, worker: WorkerInfo, now: datetime, lease_expires_at: datetime, held: Sequence[ClaimRef] = ()
+    ) -> None:
         db = self.db
         self._tag_session(worker.id)
         with db.atomic("heartbeat") as cursor:
@@ -196,7 +198,9 @@ class DatabaseBroker:
                     worker.backend, db.time(worker.started_at), db.time(now), worker.abandoned_threads,
                 ),
             )  # fmt: skip
-            cursor.execute(db.sql.extend_leases, (db.time(lease_expires_at), worker.id))
+            if held:
+                ids = codec.db_ids(db.connection, [claim.job_id for claim in held])
+                cursor.execute(db.sql.extend_leases(len(ids)), (db.time(lease_expires_at), worker.id, *ids))
 
     def _tag_session(self, worker_id: str) -> None:
         """Mark this thread's session as the worker's, once per connection (Django may reconnect)."""

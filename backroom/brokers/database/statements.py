@@ -73,7 +73,6 @@ class Statements:
             f"SELECT {columns} FROM backroom_job WHERE unique_key = %s AND status IN ('READY', 'RUNNING')"
         )
         self.hold = "UPDATE backroom_job SET worker_id = %s, lease_expires_at = %s WHERE id IN ({ids})"
-        self.extend_leases = "UPDATE backroom_job SET lease_expires_at = %s WHERE worker_id = %s"
         self.upsert_worker = d.upsert_worker(
             f"INSERT INTO backroom_worker ({', '.join(WORKER_COLUMNS)}) "
             f"VALUES (%s, %s, %s, {d.json_param}, %s, %s, %s, %s, %s)",
@@ -226,6 +225,13 @@ class Statements:
     @functools.cache  # noqa: B019
     def select_by_ids(self, count: int) -> str:
         return f"SELECT {self.job_columns} FROM backroom_job WHERE id IN ({_placeholders(count)})"
+
+    @functools.cache  # noqa: B019
+    def extend_leases(self, count: int) -> str:
+        return (
+            "UPDATE backroom_job SET lease_expires_at = %s "
+            f"WHERE worker_id = %s AND id IN ({_placeholders(count)})"
+        )
 
     @functools.cache  # noqa: B019
     def held_by(self, count: int) -> str:

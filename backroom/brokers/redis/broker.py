@@ -57,7 +57,6 @@ class RedisBroker:
         self.keys = redis_store.keys
         self.on_commit_database = on_commit_database
         self.ttl_ms = "" if result_ttl_seconds is None else str(round(result_ttl_seconds * 1000))
-        self._held_queues: dict[str, set[str]] = defaultdict(set)  # worker id -> queues it claimed from
 
     # Storing jobs.
 
@@ -213,7 +212,6 @@ class RedisBroker:
             ]
             self.release(worker_id, extra)
             jobs = jobs[:limit]
-        self._held_queues[worker_id].update(job.queue_name for job in jobs)
         return jobs
 
     @translated
@@ -254,7 +252,9 @@ class RedisBroker:
             self.redis.run(self.redis.scripts.release, [queue], args)
 
     @translated
-    def heartbeat(self, worker: WorkerInfo, now: datetime, lease_expires_at: datetime) -> None:
+    def heartbeat(
+        self, worker: WorkerInfo, now: datetime, lease_expires_at: datetime, held: Sequence[ClaimRef] = ()
+    ) -> None:
         info = {
             "hostname": worker.hostname,
             "pid": worker.pid,
@@ -269,8 +269,11 @@ class RedisBroker:
         def build(pipe: Any) -> None:
             pipe.hset(self.keys.workers, worker.id, dumps(info))
             pipe.zadd(self.keys.heartbeats, {worker.id: micros(now)})
-            for queue in self._held_queues.get(worker.id, ()):
-                args = [self.keys.base(queue), worker.id, micros(lease_expires_at)]
+            per_queue: dict[str, list[str]] = defaultdict(list)
+            for claim in held:
+                per_queue[claim.queue_name].append(claim.job_id)
+            for queue, ids in per_queue.items():
+                args = [self.keys.base(queue), worker.id, micros(lease_expires_at), *ids]
                 self.redis.run(self.redis.scripts.heartbeat, [queue], args, client=pipe)
 
         self.redis.pipelined(build)
@@ -342,7 +345,6 @@ class RedisBroker:
             for queue in self.redis.queue_names():
                 pipe.delete(self.keys.of_queue(queue, f"w:{worker_id}"))
             pipe.execute()
-        self._held_queues.pop(worker_id, None)
 
     @translated
     def set_progress(self, claim: ClaimRef, progress: str) -> None:
