@@ -14,8 +14,8 @@ from pathlib import Path
 from table import ROWS, Figures, measured
 
 SVG_NS = "http://www.w3.org/2000/svg"
-COLOURS = {"sqlite": "#6b7b8c", "postgres": "#336791", "redis": "#c8372d"}
-STORE_NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL", "redis": "Redis"}
+COLOURS = {"sqlite": "#6b7b8c", "postgres": "#336791", "mariadb": "#c0765a", "redis": "#c8372d"}
+STORE_NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL", "mariadb": "MariaDB", "redis": "Redis"}
 #: The figures a physical reference is drawn on: the rates of writing and of running jobs.
 WITH_REFERENCE = ("enqueue_one", "drain_c1", "drain_best")
 

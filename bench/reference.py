@@ -54,7 +54,7 @@ def job_row() -> tuple[object, ...]:
 def postgres_insert_rate(count: int) -> float:
     """Measure job-shaped rows INSERTed per second, one per transaction, by a prepared statement."""
     name = f"backroom_bench_{os.getpid()}_reference"
-    create_database(name)
+    create_database("postgres", name)
     try:
         with psycopg.connect(f"{PG_SERVER} dbname={name}", autocommit=True) as db:
             db.execute(JOB_TABLE)
@@ -64,7 +64,7 @@ def postgres_insert_rate(count: int) -> float:
                 db.execute(INSERT_JOB, job_row(), prepare=True)
             return count / (time.perf_counter() - started)
     finally:
-        drop_database(name)
+        drop_database("postgres", name)
 
 
 def redis_push_rate(url: str, count: int) -> float:

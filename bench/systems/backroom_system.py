@@ -1,4 +1,4 @@
-"""backroom on each of its stores: SQLite, PostgreSQL, Redis."""
+"""backroom on each of its stores: SQLite, PostgreSQL, MariaDB, Redis."""
 
 from typing import Any
 
@@ -38,6 +38,12 @@ class BackroomSqlite(Backroom):
 class BackroomPostgres(Backroom):
     name = "backroom-pg"
     store = "postgres"
+
+
+class BackroomMariaDB(Backroom):
+    name = "backroom-maria"
+    store = "mariadb"
+    note = "backroom-maria: MariaDB cannot notify, its idle worker polls every 0.2 s (the default)."
 
 
 class BackroomRedis(Backroom):

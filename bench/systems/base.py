@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import psycopg
 import redis
@@ -163,12 +163,35 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
     process.wait()
 
 
-def create_database(name: str) -> None:
-    with psycopg.connect(PG_ADMIN, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
+def create_database(store: str, name: str) -> None:
+    drop_database(store, name)
+    if store == "postgres":
+        with psycopg.connect(PG_ADMIN, autocommit=True) as connection:
+            connection.execute(f'CREATE DATABASE "{name}"')
+    else:
+        with _mariadb() as connection:
+            connection.cursor().execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
 
 
-def drop_database(name: str) -> None:
-    with psycopg.connect(PG_ADMIN, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def drop_database(store: str, name: str) -> None:
+    if store == "postgres":
+        with psycopg.connect(PG_ADMIN, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    else:
+        with _mariadb() as connection:
+            connection.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+@contextmanager
+def _mariadb() -> Iterator[Any]:
+    import MySQLdb
+
+    connection = MySQLdb.connect(
+        host=os.environ.get("BENCH_MARIADB_HOST", "127.0.0.1"),
+        port=int(os.environ.get("BENCH_MARIADB_PORT", "3306")),
+        user=os.environ.get("BENCH_MARIADB_USER", "root"),
+    )
+    try:
+        yield connection
+    finally:
+        connection.close()

@@ -4,6 +4,9 @@ from typing import Any, ClassVar
 
 from .base import System, create_database, drop_database
 
+#: The stores whose database the session creates on a server (SQLite's is a file in its scratch).
+SERVER_DATABASES = ("postgres", "mariadb")
+
 
 class DjangoSystem(System):
     """Enqueues through ``task.enqueue()`` of bench/project/benchsite/tasks.py, as a Django site would."""
@@ -15,12 +18,14 @@ class DjangoSystem(System):
         env = {**super().env(), "BENCH_TASKS_BACKEND": self.tasks_backend}
         if self.store == "postgres":
             env["BENCH_PG_NAME"] = self.scratch.name
+        if self.store == "mariadb":
+            env["BENCH_MARIADB_NAME"] = self.scratch.name
         return env
 
     def setup(self) -> None:
         super().setup()
-        if self.store == "postgres":
-            create_database(self.scratch.name)
+        if self.store in SERVER_DATABASES:
+            create_database(self.store, self.scratch.name)
         import django
         from django.core.management import call_command
 
@@ -31,8 +36,8 @@ class DjangoSystem(System):
         from django.db import connections
 
         connections.close_all()
-        if self.store == "postgres":
-            drop_database(self.scratch.name)
+        if self.store in SERVER_DATABASES:
+            drop_database(self.store, self.scratch.name)
 
     @property
     def tasks(self) -> Any:

@@ -2,8 +2,8 @@
 
 BENCH_TASKS_BACKEND picks the system under test ("backroom-db", "backroom-redis",
 "django-tasks-db", "procrastinate", or "none" for Celery and RQ, which only use
-the web view); BENCH_PG_NAME, when set, puts the database on PostgreSQL
-instead of the SQLite file BENCH_SQLITE_PATH.
+the web view); BENCH_PG_NAME, when set, puts the database on PostgreSQL,
+BENCH_MARIADB_NAME on MariaDB, instead of the SQLite file BENCH_SQLITE_PATH.
 """
 
 import os
@@ -39,6 +39,18 @@ if os.environ.get("BENCH_PG_NAME"):
             "USER": os.environ.get("BENCH_PG_USER", "postgres"),
             "NAME": os.environ["BENCH_PG_NAME"],
             # As a site would run it: a connection kept across requests, not opened for each.
+            "CONN_MAX_AGE": 60,
+        }
+    }
+elif os.environ.get("BENCH_MARIADB_NAME"):
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.mysql",
+            "HOST": os.environ.get("BENCH_MARIADB_HOST", "127.0.0.1"),
+            "PORT": os.environ.get("BENCH_MARIADB_PORT", "3306"),
+            "USER": os.environ.get("BENCH_MARIADB_USER", "root"),
+            "NAME": os.environ["BENCH_MARIADB_NAME"],
+            "OPTIONS": {"charset": "utf8mb4"},
             "CONN_MAX_AGE": 60,
         }
     }
