@@ -82,7 +82,23 @@ def grow(system: System, finished: int, ready: int) -> float:
             backroom.enqueue_many(backlog, [((), {})] * min(CHUNK, count - done))
         if finish:
             _finish_backlog(system)
+    _analyze(system.store)
     return time.perf_counter() - started
+
+
+def _analyze(store: str) -> None:
+    """Bring the planner's statistics up to date, as autovacuum (or a nightly ANALYZE) keeps a live table."""
+    from django.db import connection
+
+    statement = {"postgres": "VACUUM ANALYZE backroom_job", "mariadb": "ANALYZE TABLE backroom_job"}
+    if store in statement:
+        with connection.cursor() as cursor:
+            cursor.execute(statement[store])
+            if cursor.description:
+                cursor.fetchall()
+    elif store == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
 
 
 def _finish_backlog(system: System) -> None:
@@ -188,6 +204,8 @@ def session(store: str, finished: int, ready: int, out: Path) -> None:
             growing = grow(system, finished, ready)
             grown = figures(system, logs)
         finally:
+            if system.store == "redis":  # every queue's keys: reset() now keeps to "default"
+                system.redis.delete_all_keys()  # type: ignore[attr-defined]
             system.teardown()
     out.write_text(json.dumps({"store": store, "empty": empty, "grown": grown, "grow_seconds": growing}))
 

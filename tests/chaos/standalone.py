@@ -27,6 +27,10 @@ def test_databases(store: str) -> Iterator[None]:
     finally:
         from django.db import connections
 
+        from tests.support import delete_redis_keys
+
+        if settings.TASKS[store]["BACKEND"].endswith("RedisBackend"):  # no database teardown removes them
+            delete_redis_keys(store)
         connections.close_all()
         teardown_databases(old_config, verbosity=0)
 
