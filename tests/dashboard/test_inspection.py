@@ -13,7 +13,7 @@ from backroom.jobs.records import JobStatus
 from tests import tasks
 from tests.support import store_of, stored_job
 
-from .states import claim_one, drain, failed_job, inspector, register_worker
+from .states import broker, claim_one, drain, failed_job, inspector, register_worker
 
 
 def test_every_store_can_be_inspected(store):
@@ -39,6 +39,20 @@ def test_queue_stats_count_each_state(store):
     emails = stats["emails"]
     assert (emails.ready, emails.scheduled, emails.running, emails.failed) == (1, 0, 0, 0)
     assert stored_job(store, running).status == "RUNNING"
+
+
+def test_queue_stats_count_jobs_held_ahead_as_ready(store):
+    """A job a worker holds ahead is READY (its code has not started): counted beside the waiting ones."""
+    first = tasks.noop.using(backend=store).enqueue()
+    tasks.noop.using(backend=store).enqueue()
+    now = timezone.now()
+    [held] = broker(store).claim("w-1", [], 1, now, now + timedelta(seconds=60))
+    assert held.id == first.id
+
+    [stats] = inspector(store).queue_stats(timezone.now())
+
+    assert (stats.ready, stats.scheduled, stats.running, stats.failed) == (2, 0, 0, 0)
+    assert stats.oldest_ready_at == stored_job(store, first.id).available_at
 
 
 def test_throughput_and_timings_cover_finished_jobs(store):

@@ -13,6 +13,14 @@ while entry[1] do
   end
   entry = redis.call('ZRANGEBYSCORE', ready, '(' .. entry[2], '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
 end
+-- Jobs held ahead are READY too (their code has not started): the oldest may be one of them.
+for _, id in ipairs(redis.call('ZRANGE', base .. ':held', 0, -1)) do
+  local job = redis.call('HMGET', job_key(base, id), 'status', 'available_at')
+  local at = whole(job[2], nil)
+  if job[1] == 'READY' and at and (not oldest or at < oldest) then
+    oldest = at
+  end
+end
 local due = redis.call('ZRANGEBYSCORE', base .. ':delayed', '-inf', now, 'WITHSCORES', 'LIMIT', 0, 1)
 if due[2] and (not oldest or tonumber(due[2]) < oldest) then
   oldest = tonumber(due[2])
