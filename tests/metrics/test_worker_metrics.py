@@ -66,7 +66,14 @@ def test_the_worker_serves_its_metrics_over_http(store, worker_process):
         return 0
 
     wait_until(lambda: finished() == 4, what="four successful jobs counted")
+
+    def recorded() -> bool:
+        # The worker counts a job when it ends; the store learns it with the next batch of outcomes.
+        for result in results:
+            result.refresh()
+        return all(result.status == "SUCCESSFUL" for result in results)
+
+    wait_until(recorded, what="the four outcomes written to the store")
     for result in results:
-        result.refresh()
         assert result.return_value == result.args[0] * 2
     assert timezone.now() - results[0].finished_at < timedelta(minutes=1)
