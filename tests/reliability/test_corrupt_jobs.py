@@ -43,7 +43,7 @@ UNKNOWN_TASK = "backroom.exceptions.UnknownTask"
 
 # What a store lets someone write into a field, by kind of field and store; every value here is wrong.
 #: Text that reads as no number and no time. (On SQLite, text that looks like a time but is none,
-#: "2024-13-45T99:99", breaks every read of the row: see the xfail tests at the end.)
+#: "2024-13-45T99:99", has tests of its own at the end.)
 garbage_text = st.sampled_from(["", "soon", "NaN", "1.5e", "\u00e9t\u00e9"]) | st.text(
     "abcxyz -:", max_size=8
 )
@@ -309,16 +309,28 @@ def test_sqlite_a_job_due_at_no_time_does_not_read_ready_forever(staff):
 
 
 @pytest.mark.django_db(transaction=True, databases="__all__")
-@pytest.mark.xfail(
-    strict=True,
-    reason="limit on SQLite: Django's converters raise ValueError on a time column holding text "
-    "shaped like a time that is none; every read of the row raises it",
+@pytest.mark.parametrize(
+    "field",
+    [
+        pytest.param(
+            "available_at",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="limit on SQLite: the overview's charts subtract times in SQL through Django's "
+                "SQLite functions, which raise on text shaped like a time that is none: the page answers 500",
+            ),
+        ),
+        "started_at",
+        "finished_at",
+        "run_after",
+    ],
 )
-@pytest.mark.parametrize("field", ["available_at", "started_at", "finished_at", "run_after"])
 def test_sqlite_a_time_column_holding_no_time_breaks_no_reader(staff, field):
+    """Regression: Django's SQLite converters raised ValueError on such text, out of every read of the
+    row: the claim (the worker died), the status endpoint and the job page."""
     job_id = _corrupt_one("default", field, "2024-13-45T99:99")
     good = tasks.add.using(backend="default").enqueue(2, 3)
-    assert _run_burst("default") == 0  # today: ValueError out of the claim, the worker dies
+    assert _run_burst("default") == 0
     good.refresh()
     assert good.status == "SUCCESSFUL"
     assert _answers(staff, "default", job_id) == [200, 200, 200, 200]

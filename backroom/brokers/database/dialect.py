@@ -53,6 +53,10 @@ class Dialect:
         """A JSON column read back as text."""
         return column
 
+    def read_time(self, column: str) -> str:
+        """A time column as a job row is read: as the driver returns it, for the codec to parse."""
+        return column
+
     def count(self, column: str) -> str:
         """An integer column as the job reader takes it: 0 where it holds something else (SQLite)."""
         return column

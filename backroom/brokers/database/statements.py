@@ -17,6 +17,9 @@ JOB_COLUMNS: tuple[str, ...] = (
     "max_attempts", "timeout_seconds", "retry", "unique_key", "worker_id", "worker_ids", "errors",
     "return_value", "progress", "cancel_requested", "orphaned",
 )  # fmt: skip
+TIME_COLUMNS = frozenset(
+    ("run_after", "available_at", "enqueued_at", "started_at", "last_attempted_at", "finished_at")
+)
 #: The columns a new job is inserted with; the rest take their defaults or NULL.
 INSERT_COLUMNS: tuple[str, ...] = (
     "id", "task_path", "queue_name", "priority", "status", "args", "kwargs", "run_after",
@@ -58,7 +61,7 @@ class Statements:
 
     def __init__(self, d: Dialect) -> None:
         self.dialect = d
-        columns = ", ".join(JOB_COLUMNS)
+        columns = ", ".join(d.read_time(name) if name in TIME_COLUMNS else name for name in JOB_COLUMNS)
         self.job_columns = columns
         insert, ignore = d.insert_ignore
         values = (
