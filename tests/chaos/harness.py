@@ -37,6 +37,8 @@ class ChaosFigures:
     taken_back: int  # jobs reaped from killed workers (attempts lost, not runs)
     taken_back_from_live_workers: int
     most_taken_back_in_one_kill: int
+    # From a kill to the last of its started jobs taken back (WorkerLost written), the slowest kill.
+    slowest_take_back_seconds: float
     repeats: int  # task bodies that ran more than once
     # Attempts charged beyond the runs recorded. Only jobs on a killed worker's threads can be (killed
     # between their first line and their first write): jobs it held ahead are never charged.
@@ -101,6 +103,7 @@ class Workers:
         self.log_dir = log_dir
         self.live: list[WorkerProcess] = []
         self.killed_ids: list[str] = []
+        self.killed_at: dict[str, float] = {}  # worker id -> when it was killed (time.time())
 
     def start(self) -> WorkerProcess:
         process = WorkerProcess(*self.args, log_dir=self.log_dir)
@@ -122,6 +125,7 @@ class Workers:
         victim.wait()
         self.live.remove(victim)
         self.killed_ids.append(self.worker_id(victim) or f"pid-{victim.pid}")
+        self.killed_at[self.killed_ids[-1]] = time.time()
         self.start()
 
     def stop(self) -> None:
@@ -228,11 +232,17 @@ def _figures(
     workers: int,
 ) -> ChaosFigures:
     killed = set(pool.killed_ids)
-    lost_attempts = [
-        (record.args[0], error.worker_id)
+    lost_errors = [
+        (record.args[0], error)
         for record in records
         for error in record.errors
         if error.exception_class_path == WORKER_LOST
+    ]
+    lost_attempts = [(label, error.worker_id) for label, error in lost_errors]
+    take_back_seconds = [
+        error.at.timestamp() - pool.killed_at[error.worker_id]
+        for _, error in lost_errors
+        if error.at is not None and error.worker_id in pool.killed_at
     ]
     per_kill = Counter(owner for _, owner in lost_attempts)
     # Taken back: a started attempt ended by WorkerLost, or (held, its start not yet written) handed
@@ -250,6 +260,7 @@ def _figures(
         taken_back=len(lost_attempts),
         taken_back_from_live_workers=sum(1 for _, owner in lost_attempts if owner not in killed),
         most_taken_back_in_one_kill=max(per_kill.values(), default=0),
+        slowest_take_back_seconds=round(max(take_back_seconds, default=0.0), 2),
         repeats=sum(count - 1 for count in run_counts.values()),
         charged_without_running=sum(max(0, r.attempts - run_counts[r.args[0]]) for r in records),
         repeats_without_take_back=sum(
