@@ -4,7 +4,9 @@ The test run starts one for the store suite; the cluster chaos run starts
 another, with a replica per primary, so that it can kill a primary.
 """
 
+import ctypes
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -15,7 +17,20 @@ from pathlib import Path
 import redis
 
 SERVER = shutil.which("redis-server")
+PR_SET_PDEATHSIG = 1
 CLI = shutil.which("redis-cli")
+
+
+def _die_with_parent() -> None:
+    """In the node's process before it starts: SIGKILL it when the process that started it ends.
+
+    A pytest-xdist worker ends without running atexit handlers, and a run can be killed: either way the
+    nodes would outlive it. (Linux's PR_SET_PDEATHSIG; elsewhere the atexit handler is all there is.)
+    """
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
 
 
 def free_ports(count: int) -> list[int]:
@@ -66,6 +81,7 @@ class Cluster:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
         )  # fmt: skip
         deadline = time.monotonic() + 10
         while True:
