@@ -34,6 +34,8 @@ def test_killed_worker_job_is_finished_by_another(store, worker_process, tmp_pat
 
     first = worker_process("--backend", store)
     wait_until(lambda: _started(store, "job") == 1, what="the first worker to start the job")
+    # Its start written too: killed before that, the job comes back READY, uncharged, without an error.
+    wait_until(lambda: stored_job(store, result.id).status == "RUNNING", what="the start to be written")
     first_id = stored_job(store, result.id).worker_id
     first.send(signal.SIGKILL)
     first.wait()
@@ -62,6 +64,8 @@ def test_lost_worker_fails_the_job_when_attempts_are_used_up(store, worker_proce
     )
     first = worker_process("--backend", store)
     wait_until(lambda: _started(store, "job") == 1)
+    # Its start written too: killed before that, the job comes back READY, uncharged, and runs again.
+    wait_until(lambda: stored_job(store, result.id).status == "RUNNING", what="the start to be written")
     first.send(signal.SIGKILL)
     first.wait()
     worker_process("--backend", store)
