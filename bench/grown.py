@@ -97,14 +97,10 @@ def _analyze(store: str) -> None:
     from django.db import connection
 
     statement = {"postgres": "VACUUM ANALYZE backroom_job", "mariadb": "ANALYZE TABLE backroom_job"}
-    if store in statement:
-        with connection.cursor() as cursor:
-            cursor.execute(statement[store])
-            if cursor.description:
-                cursor.fetchall()
-    elif store == "sqlite":
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
+    with connection.cursor() as cursor:
+        cursor.execute(statement.get(store, "ANALYZE"))
+        if cursor.description:  # MariaDB's ANALYZE TABLE answers with a report
+            cursor.fetchall()
 
 
 def _finish_backlog(system: System) -> None:

@@ -76,7 +76,7 @@ def run_failover(
     cluster: Cluster, *, jobs: int, workers: int, concurrency: int, max_ms: float, log_dir: Path
 ) -> FailoverFigures:
     from backroom.exceptions import StoreUnavailable
-    from tests.support import runs, store_of
+    from tests.support import runs, store_of, wait_until
 
     from .harness import ENQUEUE_CHUNK, Workers, enqueue_chaos_jobs
 
@@ -93,6 +93,10 @@ def run_failover(
         slot = broker.redis.keys.slot("default")
         victim = primary_of(cluster, slot)
         killed_at = 0.0
+
+        def served_again() -> bool:
+            return primary_of(cluster, slot) not in (None, victim)
+
         while len(job_ids) < jobs:
             if not killed_at and runs("default").count() >= jobs // 3:
                 print(
@@ -106,15 +110,13 @@ def run_failover(
             except StoreUnavailable:
                 refused += 1
                 time.sleep(0.1)  # the driver's pace while the cluster elects a new primary
-            if killed_at and not failover_seconds and primary_of(cluster, slot) not in (None, victim):
+            if killed_at and not failover_seconds and served_again():
                 failover_seconds = round(time.monotonic() - killed_at, 2)
         if not killed_at:
             sys.exit("the jobs were all enqueued before a third of them ran: use more --jobs")
-        deadline = time.monotonic() + 60
-        while not failover_seconds and time.monotonic() < deadline:
-            if primary_of(cluster, slot) not in (None, victim):
-                failover_seconds = round(time.monotonic() - killed_at, 2)
-            time.sleep(0.05)  # polling the cluster's view, with a deadline
+        if not failover_seconds:
+            wait_until(served_again, 60, interval=0.05, what="a replica to serve the queue's slot")
+            failover_seconds = round(time.monotonic() - killed_at, 2)
         records: dict[str, Any] = {}
         gone: set[str] = set()
         deadline = time.monotonic() + SETTLE_SECONDS

@@ -295,8 +295,8 @@ class RedisBroker:
                         task_path=task_path,
                         owner=owner or None,
                         status=JobStatus(status),
-                        attempts=whole_number(attempts) or 0,
-                        max_attempts=whole_number(max_attempts) or 1,
+                        attempts=_count(attempts, 0),
+                        max_attempts=_count(max_attempts, 1),
                     )
                 )
         return found[:limit]
@@ -399,3 +399,9 @@ class RedisBroker:
 
     def reset_connection(self) -> None:
         self.redis.reset()
+
+
+def _count(text: str, default: int) -> int:
+    """A count as the job reader takes it ("0" stays 0); ``default`` where it holds no whole number."""
+    number = whole_number(text)
+    return default if number is None else number
