@@ -60,6 +60,10 @@ class Task(compat.Task):
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
+#: Backend aliases already warned about ignoring backroom's options.
+_warned_backends: set[str] = set()
+
+
 def task(
     function: Callable[..., Any] | None = None,
     *,
@@ -75,7 +79,8 @@ def task(
     """Django's ``@task``, with backroom's options, on every Django backroom supports and every backend.
 
     On a backend that is not backroom's (``ImmediateBackend`` in tests, say)
-    the options are accepted and ignored, with one ``OptionsIgnored`` warning.
+    the options are accepted and ignored, with one ``OptionsIgnored`` warning
+    per backend alias and process: a test suite's tasks module imports cleanly.
     """
     options: dict[str, Any] = {
         "max_attempts": max_attempts,
@@ -86,15 +91,17 @@ def task(
     given = {name: value for name, value in options.items() if value is not None}
 
     def wrapper(func: Callable[..., Any]) -> Task:
-        task_class = compat.task_backends[backend].task_class
+        django_backend = compat.task_backends[backend]
+        task_class = django_backend.task_class
         if not (isinstance(task_class, type) and issubclass(task_class, Task)):
-            if given:
+            if given and backend not in _warned_backends:
+                _warned_backends.add(backend)
                 warnings.warn(
-                    f"TASKS[{backend!r}] uses {task_class.__module__}'s tasks, which ignore backroom's "
-                    f"options ({', '.join(given)}) of {func.__module__}.{func.__qualname__}: they apply "
-                    "on backroom's backends.",
+                    f"TASKS[{backend!r}] is {type(django_backend).__name__}, which ignores backroom's "
+                    f"task options ({', '.join(given)} of {func.__module__}.{func.__qualname__}, and those "
+                    "of any other task on it): they apply on backroom's backends.",
                     OptionsIgnored,
-                    stacklevel=3,
+                    stacklevel=2 if function is None else 3,  # the line that declares the task
                 )
             task_class = Task
         return task_class(
