@@ -7,11 +7,12 @@ names that need Django's apps load when first used.
 import importlib
 from typing import Any
 
-from .retry import RetryPolicy
+from .retry import Retry, RetryPolicy
 from .task import Task, task
 
 _LAZY = {
     "enqueue_many": ".api",
+    "aenqueue_many": ".api",
     "cancel": ".api",
     "acancel": ".api",
     "Cancelled": ".brokers.contract",
@@ -19,7 +20,7 @@ _LAZY = {
     "status_token": ".status.tokens",
 }
 
-__all__ = ["RetryPolicy", "Task", "task", *_LAZY]
+__all__ = ["Retry", "RetryPolicy", "Task", "task", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:

@@ -25,6 +25,11 @@ def enqueue_many(task: Task, calls: Iterable[tuple[Any, Any]]) -> list[TaskResul
     return [task.enqueue(*args, **kwargs) for args, kwargs in calls]
 
 
+async def aenqueue_many(task: Task, calls: Iterable[tuple[Any, Any]]) -> list[TaskResult]:
+    """``enqueue_many`` for async code."""
+    return await sync_to_async(enqueue_many)(task, list(calls))
+
+
 def cancel(
     result: TaskResult | str, *, backend: str | None = None, by: str = "backroom.cancel()"
 ) -> Cancelled:

@@ -3,8 +3,9 @@
 import asyncio
 import os
 import time
+from datetime import datetime
 
-from backroom import RetryPolicy, task
+from backroom import Retry, RetryPolicy, task
 from backroom.exceptions import JobCancelled
 
 from .support import runs
@@ -50,6 +51,33 @@ def fail_times(label, failures, using="default"):
     if count <= failures:
         raise ConnectionError(f"attempt {count} of {label} failed")
     return count
+
+
+@task
+def retry_once(label, after=None, at=None, using="default"):
+    """Ask for the next attempt ``after`` seconds (or ``at`` an ISO time) from now, once; then succeed."""
+    _record(label, using)
+    if runs(using).filter(label=label).count() == 1:
+        raise Retry(after=after, at=None if at is None else datetime.fromisoformat(at))
+    return label
+
+
+class RateLimited(Exception):
+    """An API's answer "too many requests, come back in ``retry_after`` seconds"."""
+
+    def __init__(self, retry_after):
+        super().__init__(f"rate limited, retry after {retry_after}s")
+        self.retry_after = retry_after
+
+
+def backoff_from_error(attempt, exc):
+    """A RetryPolicy backoff: the wait the error asks for; None (give up) when it asks for none."""
+    return getattr(exc, "retry_after", None)
+
+
+@task
+def rate_limited(retry_after):
+    raise RateLimited(retry_after) if retry_after is not None else ValueError("no retry-after")
 
 
 @task

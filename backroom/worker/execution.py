@@ -25,7 +25,7 @@ from ..exceptions import CorruptJob, JobCancelled, JobTimeout, UnknownTask
 from ..jobs.json import dumps, loads, storable_text
 from ..jobs.records import ErrorRecord, JobRecord, JobStatus, error_path
 from ..jobs.results import task_result
-from ..retry import RetryPolicy
+from ..retry import Retry, RetryPolicy
 from ..signals import task_retrying
 from ..task import task_for
 from .context import CancelRequests, JobContext
@@ -201,7 +201,7 @@ class Executor:
             )  # fmt: skip
         else:
             record = error_record(error, job.attempts, self.worker_id, now, job.last_attempted_at)
-            delay = self._retry_delay(job, error) if retry else None
+            delay = self._retry_delay(job, error, now) if retry else None
             if isinstance(error, JobCancelled):
                 status = JobStatus.CANCELLED
             else:
@@ -223,9 +223,11 @@ class Executor:
             self._send_finished(job, task, outcome)
         return outcome
 
-    def _retry_delay(self, job: JobRecord, error: BaseException) -> timedelta | None:
+    def _retry_delay(self, job: JobRecord, error: BaseException, now: datetime) -> timedelta | None:
         if job.attempts >= job.max_attempts:
             return None
+        if isinstance(error, Retry):
+            return error.delay(now)
         try:
             policy = RetryPolicy.from_json(job.retry)
         except (KeyError, TypeError, ValueError, ImportError) as exc:

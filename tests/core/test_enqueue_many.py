@@ -1,10 +1,12 @@
 """backroom.enqueue_many: many calls of one task stored in one go, on every store."""
 
+import asyncio
 import datetime
 from datetime import timedelta
 
 import psycopg
 import pytest
+from asgiref.sync import sync_to_async
 from django.db import connections, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -35,6 +37,15 @@ def test_results_in_call_order_and_run_by_a_worker(store, run_worker):
     for result in results:
         result.refresh()
     assert [r.return_value for r in results] == [1, 2, 3, 4, 5, 30, 15]
+
+
+def test_aenqueue_many_for_async_code(store, run_worker):
+    results = asyncio.run(backroom.aenqueue_many(tasks.add.using(backend=store), (((i, i), {}) for i in range(3))))
+    asyncio.run(sync_to_async(connections.close_all)())  # as a request's end would, in asgiref's thread
+    assert run_worker(store) == 0
+    for result in results:
+        result.refresh()
+    assert [r.return_value for r in results] == [0, 2, 4]
 
 
 def test_batch_larger_than_a_chunk_is_stored_whole(store):

@@ -2,9 +2,10 @@
 
 from datetime import timedelta
 
+import pytest
 from django.utils import timezone
 
-from backroom import RetryPolicy
+from backroom import Retry, RetryPolicy
 from backroom.compat import TaskResultStatus
 from tests import tasks
 from tests.support import stored_job
@@ -139,4 +140,61 @@ def test_delay_for_is_exponential_capped_and_jittered():
 
 def test_policy_round_trips_through_json():
     policy = RetryPolicy(backoff_seconds=3, retry_on=(ConnectionError, TimeoutError))
+    assert RetryPolicy.from_json(policy.to_json()) == policy
+
+
+def test_a_task_raising_retry_after_runs_again_then_charged_one_attempt(store, run_worker):
+    clock = Clock()
+    result = tasks.retry_once.using(backend=store, max_attempts=2).enqueue("later", after=30, using=store)
+
+    assert run_worker(store, clock=clock) == 0
+    job = stored_job(store, result.id)
+    assert (job.status, job.attempts) == ("READY", 1)
+    assert job.available_at == clock.now + timedelta(seconds=30)  # exactly: no policy, no jitter
+    assert job.errors[-1].exception_class_path == "backroom.retry.Retry"
+
+    clock.advance(seconds=29)
+    assert run_worker(store, clock=clock) == 0
+    assert stored_job(store, result.id).attempts == 1  # not yet due
+    clock.advance(seconds=1)
+    assert run_worker(store, clock=clock) == 0
+    result.refresh()
+    assert (result.status, result.attempts) == (TaskResultStatus.SUCCESSFUL, 2)
+
+
+def test_retry_at_a_time_and_with_no_attempt_left_fails(store, run_worker):
+    clock = Clock()
+    at = clock.now + timedelta(minutes=5)
+    again = tasks.retry_once.using(backend=store, max_attempts=2).enqueue("at", at=at.isoformat(), using=store)
+    last = tasks.retry_once.using(backend=store).enqueue("last", after=1, using=store)  # max_attempts 1
+
+    assert run_worker(store, clock=clock) == 0
+    assert stored_job(store, again.id).available_at == at
+    last.refresh()
+    assert (last.status, last.attempts) == (TaskResultStatus.FAILED, 1)
+
+
+def test_a_policy_backoff_function_chooses_the_wait_from_the_error(store, run_worker):
+    clock = Clock()
+    policy = RetryPolicy(backoff=tasks.backoff_from_error, jitter=0.5, max_backoff_seconds=60)
+    task = tasks.rate_limited.using(backend=store, max_attempts=3, retry=policy)
+    asked, capped, refused = task.enqueue(7), task.enqueue(600), task.enqueue(None)
+
+    assert run_worker(store, clock=clock) == 0
+    assert stored_job(store, asked.id).available_at == clock.now + timedelta(seconds=7)  # no jitter
+    assert stored_job(store, capped.id).available_at == clock.now + timedelta(seconds=60)
+    refused.refresh()
+    assert refused.status == TaskResultStatus.FAILED  # the function said None: give up
+
+
+def test_retry_and_backoff_refuse_what_cannot_work():
+    with pytest.raises(TypeError, match="one of after="):
+        Retry()
+    with pytest.raises(TypeError, match="aware datetime"):
+        Retry(at=timezone.now().replace(tzinfo=None))
+    with pytest.raises(ValueError, match="finite number"):
+        Retry(after=float("nan"))
+    with pytest.raises(ValueError, match="module-level function"):
+        RetryPolicy(backoff=lambda attempt, exc: 1)
+    policy = RetryPolicy(backoff=tasks.backoff_from_error)
     assert RetryPolicy.from_json(policy.to_json()) == policy
