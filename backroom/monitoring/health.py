@@ -52,6 +52,11 @@ def stale_after(store: Store) -> timedelta:
     return timedelta(seconds=min(config.lease_seconds, LIVE_BEATS * config.heartbeat_seconds))
 
 
+def is_live(state: WorkerState, now: datetime, silence: timedelta) -> bool:
+    """Whether the worker was heard from within ``silence`` (see ``stale_after``)."""
+    return now - state.last_heartbeat_at < silence
+
+
 def take_snapshot(store: Store, now: datetime) -> Snapshot:
     """Read queues and workers of one store and judge them."""
     inspector = store.inspector
@@ -59,7 +64,7 @@ def take_snapshot(store: Store, now: datetime) -> Snapshot:
     workers = [
         WorkerHealth(
             state=state,
-            live=now - state.last_heartbeat_at < silence,
+            live=is_live(state, now, silence),
             heartbeat_age=max(timedelta(0), now - state.last_heartbeat_at),
             uptime=max(timedelta(0), now - state.started_at),
         )

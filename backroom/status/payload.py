@@ -10,10 +10,19 @@ def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
 
 
-def status_payload(record: JobRecord, *, now: datetime, expose_return_value: bool) -> dict[str, Any]:
+def is_due(record: JobRecord, now: datetime) -> bool:
+    """Whether the job waits for nothing but a worker: READY, and its time has come."""
+    return record.status == JobStatus.READY and record.available_at <= now
+
+
+def status_payload(
+    record: JobRecord, *, now: datetime, expose_return_value: bool, no_worker: bool
+) -> dict[str, Any]:
     """Describe a job for its end user: never its arguments, errors or tracebacks.
 
     ``retry_at`` is set while a failed attempt waits for the next one;
+    ``no_worker`` says the caller found the job due (``is_due``) and no live
+    worker serving its queue;
     ``return_value`` is present only when the token allows it and the job
     succeeded.
     """
@@ -24,6 +33,7 @@ def status_payload(record: JobRecord, *, now: datetime, expose_return_value: boo
         "attempts": record.attempts,
         "max_attempts": record.max_attempts,
         "retry_at": _iso(record.available_at) if waiting_to_retry else None,
+        "no_worker": no_worker,
         "progress": record.progress,
         "enqueued_at": _iso(record.enqueued_at),
         "started_at": _iso(record.started_at),

@@ -22,47 +22,54 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from ..backends.stores import NotBackroom, store_for
-from ..brokers.contract import Inspector
 from ..redaction import redact
+from ..store import Store
 from .config import StatusSettings, status_settings
-from .payload import status_payload
+from .payload import is_due, status_payload
 from .reading import in_read_thread, released
 from .slots import NoSlot, Slot, StreamSlots
 from .stream import Gone, Reading, StreamLimits, astream, stream
 from .tokens import StatusGrant, read_status_token
+from .workers import WorkerWatch
 
 logger = logging.getLogger(__name__)
 LIMITS = StreamLimits()
 #: The open event streams of this process.
 SLOTS = StreamSlots()
+#: The workers of each store, as this process last listed them.
+WORKERS = WorkerWatch()
 #: What a refused stream's ``Retry-After`` asks for (EventSource itself reconnects after 2 s).
 RETRY_AFTER_SECONDS = 5
 
 
-def _resolve(token: str, config: StatusSettings) -> tuple[StatusGrant, Inspector]:
+def _resolve(token: str, config: StatusSettings) -> tuple[StatusGrant, Store]:
     """Check the token; anything wrong with it is a 404, like a result that does not exist."""
     grant = read_status_token(token, max_age_seconds=config.token_max_age_seconds)
     if grant is None:
         raise Http404("No such task result.")
     try:
-        return grant, store_for(grant.backend).inspector
+        return grant, store_for(grant.backend)
     except NotBackroom:
         raise Http404("No such task result.") from None
 
 
-def _read(grant: StatusGrant, inspector: Inspector) -> Reading:
-    record = inspector.get(grant.result_id)
+def _read(grant: StatusGrant, store: Store) -> Reading:
+    record = store.inspector.get(grant.result_id)
     if record is None:
         return Gone.MISSING
-    return status_payload(redact(record), now=timezone.now(), expose_return_value=grant.expose_return_value)
+    now = timezone.now()
+    no_worker = is_due(record, now) and not WORKERS.serves(store, record.queue_name, now)
+    return status_payload(
+        redact(record), now=now, expose_return_value=grant.expose_return_value, no_worker=no_worker
+    )
 
 
-def _read_while_valid(token: str, grant: StatusGrant, inspector: Inspector) -> Reading:
+def _read_while_valid(token: str, grant: StatusGrant, store: Store) -> Reading:
     """Read the job, unless the token has expired since the stream opened."""
     max_age = status_settings().token_max_age_seconds
     if max_age is not None and read_status_token(token, max_age_seconds=max_age) is None:
         return Gone.EXPIRED
-    return _read(grant, inspector)
+    return _read(grant, store)
 
 
 @require_GET
@@ -108,7 +115,7 @@ def _refused(reason: str, result_id: str) -> HttpResponse:
 def status_events(request: HttpRequest, token: str) -> HttpResponseBase:
     """Stream the job's status as Server-Sent Events until it finishes; 503 past the stream caps."""
     config = status_settings()
-    grant, inspector = _resolve(token, config)
+    grant, store = _resolve(token, config)
     try:
         slot = SLOTS.take(
             f"{grant.backend}:{grant.result_id}",
@@ -118,7 +125,7 @@ def status_events(request: HttpRequest, token: str) -> HttpResponseBase:
     except NoSlot as exc:
         return _refused(str(exc), grant.result_id)
     try:
-        read: Callable[[], Reading] = partial(_read_while_valid, token, grant, inspector)
+        read: Callable[[], Reading] = partial(_read_while_valid, token, grant, store)
         first = released(read)()
         if isinstance(first, Gone):
             raise Http404("No such task result.")

@@ -22,7 +22,9 @@ class Clock:
 
 
 def _read(store, job_id):
-    return status_payload(stored_job(store, job_id), now=timezone.now(), expose_return_value=False)
+    return status_payload(
+        stored_job(store, job_id), now=timezone.now(), expose_return_value=False, no_worker=False
+    )
 
 
 def test_each_change_is_sent_once_then_the_end(store, run_worker):
