@@ -2,11 +2,14 @@
 
 ``./dev demo`` runs this in the project's .venv. Each child runs in its own
 session, so Ctrl-C reaches only this supervisor, which then sends every child
-one SIGTERM: the worker finishes the email it is sending and exits.
+one SIGTERM: the worker finishes the email it is sending and exits. The site
+outlives its worker: stop the worker (or start with --no-worker) and the
+sign-up page shows what its users see when nobody runs the queue.
 """
 
 import argparse
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -18,6 +21,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 MANAGE = [sys.executable, str(HERE / "manage.py")]
 HOST = "127.0.0.1"
+DEFAULT_DATA_DIR = HERE / "var"
+DEFAULT_SMTP_PORT = 8025
 START_TIMEOUT_SECONDS = 60
 # The worker's default shutdown grace is 30 s; give it that and a little more.
 STOP_TIMEOUT_SECONDS = 35
@@ -32,7 +37,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--smtp-port",
         type=int,
-        default=int(env.get("DEMO_SMTP_PORT", 8025)),
+        default=int(env.get("DEMO_SMTP_PORT", DEFAULT_SMTP_PORT)),
         help="SMTP sink port (DEMO_SMTP_PORT, 8025).",
     )
     parser.add_argument(
@@ -44,13 +49,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--data-dir",
         type=Path,
-        default=Path(env.get("DEMO_DATA_DIR", HERE / "var")),
+        default=Path(env.get("DEMO_DATA_DIR", DEFAULT_DATA_DIR)),
         help="Where the SQLite database and the outbox live (DEMO_DATA_DIR, example/var).",
     )
     parser.add_argument(
         "--no-sink",
         action="store_true",
         help="Start no SMTP sink: mail goes to whatever listens on --smtp-port (or fails and retries).",
+    )
+    parser.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="Start no worker: emails wait, and the page says that no worker is running.",
     )
     return parser.parse_args(argv)
 
@@ -142,6 +152,9 @@ def main(argv: list[str]) -> int:
     print(f"Migrating {args.data_dir / 'db.sqlite3'}", flush=True)
     if subprocess.run([*MANAGE, "migrate", "--noinput", "-v", "0"], env=env).returncode:
         return 1
+    staff = subprocess.run([*MANAGE, "demo_staff"], env=env, stdout=subprocess.PIPE, text=True)
+    if staff.returncode:
+        return 1
 
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -158,15 +171,25 @@ def main(argv: list[str]) -> int:
             children.append(sink)
             if not wait_for_port(args.smtp_port, sink, stop):
                 return 0 if stop.is_set() else 1
-        children.append(Child("worker", [*MANAGE, "backroom", "worker"], env))
+        worker = None if args.no_worker else Child("worker", [*MANAGE, "backroom", "worker"], env)
+        if worker is not None:
+            children.append(worker)
         # runserver's own clean stop is Ctrl-C: SIGINT, on which it exits 0.
         runserver = [*MANAGE, "runserver", f"{HOST}:{args.port}", "--noreload"]
         web = Child("web", runserver, env, stop_signal=signal.SIGINT)
         children.append(web)
         if not wait_for_port(args.port, web, stop):
             return 0 if stop.is_set() else 1
-        print_urls(args)
+        print_urls(args, staff.stdout.strip(), worker)
         while not stop.wait(0.2):
+            if worker is not None and not worker.running():
+                children.remove(worker)  # the site goes on without it
+                print(
+                    f"worker exited with code {worker.process.returncode}: the site keeps running and emails "
+                    f"wait. Start a worker again in another terminal: {worker_command(args)}",
+                    flush=True,
+                )
+                worker = None
             exited = [child for child in children if not child.running()]
             if exited:
                 print(f"{exited[0].name} exited with code {exited[0].process.returncode}: stopping the demo")
@@ -176,15 +199,34 @@ def main(argv: list[str]) -> int:
         shut_down(children)
 
 
-def print_urls(args: argparse.Namespace) -> None:
+def worker_command(args: argparse.Namespace) -> str:
+    """The command that starts this demo's worker, naming its data directory and port if not the defaults."""
+    settings = {"DEMO_DATA_DIR": args.data_dir.resolve(), "DEMO_SMTP_PORT": args.smtp_port}
+    defaults = {"DEMO_DATA_DIR": DEFAULT_DATA_DIR, "DEMO_SMTP_PORT": DEFAULT_SMTP_PORT}
+    prefix = "".join(
+        f"{name}={shlex.quote(str(value))} " for name, value in settings.items() if value != defaults[name]
+    )
+    return f"{prefix}./dev manage backroom worker"
+
+
+def print_urls(args: argparse.Namespace, staff_login: str, worker: Child | None) -> None:
     base = f"http://{HOST}:{args.port}"
     sink = "not started (--no-sink)" if args.no_sink else f"delay {args.sink_delay:g}s"
+    running = (
+        f"pid {worker.process.pid} (kill {worker.process.pid} to see a page wait for none)"
+        if worker is not None
+        else f"not started (--no-worker); start one with {worker_command(args)}"
+    )
     print(
         "\nThe backroom signup demo is running:\n"
         f"  sign up, email in the background  {base}/\n"
         f"  sign up, email inside the request {base}/?mode=sync\n"
         f"  messages the SMTP sink received  {base}/outbox/\n"
+        f"  backroom's dashboard (staff)      {base}/backroom/\n"
+        f"  Django's admin (staff)            {base}/admin/\n"
+        f"  staff login                       {staff_login}\n"
         f"  SMTP sink                         {HOST}:{args.smtp_port} ({sink})\n"
+        f"  worker                            {running}\n"
         "Press Ctrl-C to stop.\n",
         flush=True,
     )
