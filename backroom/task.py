@@ -1,4 +1,7 @@
-"""backroom's Task: Django's Task plus attempts, retry policy, timeout and unique key, and its decorator."""
+"""backroom's Task: Django's Task plus attempts, retry policy, timeout and unique key, and its decorator.
+
+Its ``delay`` and ``apply_async`` are Celery's names for ``enqueue`` and ``using(...).enqueue``.
+"""
 
 import warnings
 from collections.abc import Callable
@@ -8,7 +11,7 @@ from typing import Any
 
 from django.utils.module_loading import import_string
 
-from . import compat
+from . import celery_style, compat
 from .exceptions import UnknownTask
 from .jobs.records import JobRecord
 from .retry import RetryPolicy
@@ -58,6 +61,19 @@ class Task(compat.Task):
         }
         changes = {name: value for name, value in options.items() if value is not None}
         return replace(self, **changes)  # type: ignore[arg-type]
+
+    def delay(self, *args: Any, **kwargs: Any) -> compat.TaskResult:
+        """Celery's name for ``enqueue``."""
+        return self.enqueue(*args, **kwargs)
+
+    def apply_async(self, args: Any = None, kwargs: Any = None, **options: Any) -> compat.TaskResult:
+        """Celery's ``apply_async``: ``using(...)`` under Celery's option names, then ``enqueue``.
+
+        ``countdown`` (seconds) or ``eta`` set ``run_after``, ``queue`` the
+        queue name, ``priority`` Django's priority; any other option raises
+        TypeError naming it (see docs/migrating.md).
+        """
+        return celery_style.apply_async(self, args, kwargs, options)
 
 
 #: Backend aliases already warned about ignoring backroom's options.
