@@ -111,8 +111,13 @@ class Dialect:
         order = "ORDER BY priority DESC, available_at LIMIT %s"
         if queue_count <= 1:
             queue = " AND queue_name = %s" if queue_count else ""
-            return f"SELECT {columns} FROM backroom_job WHERE {ready}{queue} {order}{self.skip_locked}"
+            jobs = self.ready_jobs(by_queue=bool(queue_count))
+            return f"SELECT {columns} FROM {jobs} WHERE {ready}{queue} {order}{self.skip_locked}"
         return self.claim_pick_queues(queue_count, columns, ready, order)
+
+    def ready_jobs(self, *, by_queue: bool) -> str:
+        """The job table as a claim reads it; ``by_queue`` when it picks from one named queue."""
+        return "backroom_job"
 
     def claim_pick_queues(self, queue_count: int, columns: str, ready: str, order: str) -> str:
         """Several queues: each queue's best through its index, then the best of those."""
