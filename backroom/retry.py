@@ -27,7 +27,7 @@ def _seconds(value: Any, what: str) -> float:
     return min(max(float(seconds), 0.0), MAX_BACKOFF_SECONDS)
 
 
-#: A policy's own backoff: (attempt that failed, its exception) -> seconds or timedelta to wait, or None to give up.
+#: A policy's own backoff: (failed attempt, its exception) -> the wait (seconds, timedelta), or None: give up.
 Backoff = Callable[[int, BaseException], float | timedelta | None]
 
 
@@ -50,8 +50,9 @@ class Retry(Exception):
 
     def delay(self, now: datetime) -> timedelta:
         """The wait from ``now``: never negative, at most MAX_BACKOFF_SECONDS."""
-        seconds = self.after if self.at is None else _seconds((self.at - now).total_seconds(), "Retry(at=...)")
-        return timedelta(seconds=seconds)
+        if self.at is not None:
+            return timedelta(seconds=_seconds((self.at - now).total_seconds(), "Retry(at=...)"))
+        return timedelta(seconds=self.after or 0.0)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -113,7 +114,9 @@ class RetryPolicy:
             chosen = self.backoff(attempt, exc)
             if chosen is None:
                 return None
-            return timedelta(seconds=min(_seconds(chosen, "RetryPolicy backoff's result"), self.max_backoff_seconds))
+            return timedelta(
+                seconds=min(_seconds(chosen, "RetryPolicy backoff's result"), self.max_backoff_seconds)
+            )
         try:
             growth = float(self.factor) ** (attempt - 1)
         except OverflowError:  # a late attempt of a steep policy: the cap applies

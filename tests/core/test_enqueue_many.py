@@ -40,7 +40,9 @@ def test_results_in_call_order_and_run_by_a_worker(store, run_worker):
 
 
 def test_aenqueue_many_for_async_code(store, run_worker):
-    results = asyncio.run(backroom.aenqueue_many(tasks.add.using(backend=store), (((i, i), {}) for i in range(3))))
+    results = asyncio.run(
+        backroom.aenqueue_many(tasks.add.using(backend=store), (((i, i), {}) for i in range(3)))
+    )
     asyncio.run(sync_to_async(connections.close_all)())  # as a request's end would, in asgiref's thread
     assert run_worker(store) == 0
     for result in results:

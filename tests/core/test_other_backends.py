@@ -58,7 +58,8 @@ def test_under_the_immediate_backend_the_options_are_accepted_and_the_task_runs(
     assert warning.category is OptionsIgnored
     assert warning.filename == TASKS_FILE  # it points at the declaration
     assert str(warning.message).startswith(
-        "TASKS['default'] is ImmediateBackend, which ignores backroom's task options (max_attempts, retry, timeout"
+        "TASKS['default'] is ImmediateBackend, which ignores backroom's task options "
+        "(max_attempts, retry, timeout"
     )
 
     result = send_welcome_email.using(priority=10, unique_key="once").enqueue("ada@example.com")

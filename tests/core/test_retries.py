@@ -165,7 +165,9 @@ def test_a_task_raising_retry_after_runs_again_then_charged_one_attempt(store, r
 def test_retry_at_a_time_and_with_no_attempt_left_fails(store, run_worker):
     clock = Clock()
     at = clock.now + timedelta(minutes=5)
-    again = tasks.retry_once.using(backend=store, max_attempts=2).enqueue("at", at=at.isoformat(), using=store)
+    again = tasks.retry_once.using(backend=store, max_attempts=2).enqueue(
+        "at", at=at.isoformat(), using=store
+    )
     last = tasks.retry_once.using(backend=store).enqueue("last", after=1, using=store)  # max_attempts 1
 
     assert run_worker(store, clock=clock) == 0
