@@ -1,4 +1,4 @@
-"""The README's "Using it" code, copied into a project as a reader would, works on every Django."""
+"""The README's "Using it" code, copied into a project as a reader would, works on every Django.
 
 Its ``myapp/tasks.py`` and ``myapp/views.py`` blocks are written as files of a
 package ``myapp`` on ``sys.path``, imported as Django imports them, and the
