@@ -25,7 +25,7 @@ REFUSED = {
     "name": "backroom names a task by its import path",
     "repeat": "declare a schedule instead (docs/schedules.md)",
     "repeat_until": "declare a schedule instead (docs/schedules.md)",
-    "remove_existing_tasks": "use .using(unique_key=...) to keep one waiting job per key",
+    "remove_existing_tasks": "use .using(unique_key=...) to keep one ready or running job per key",
     "verbose_name": "jobs are shown by their task path; pass what you need as an argument",
     "creator": "pass the creator's id as an argument",
 }
@@ -44,6 +44,7 @@ def _refuse(names: Iterable[str], where: str) -> None:
 
 
 def _when(value: Any) -> When:
+    """A ``run_at``: seconds or a timedelta from the call, or a datetime."""
     if value is None or isinstance(value, (timedelta, datetime)):
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -58,8 +59,8 @@ def parse_schedule(schedule: Any) -> tuple[When, int | None]:
     unknown = schedule.keys() - SCHEDULE_KEYS
     if unknown or schedule.get("action", 0) != 0:
         raise TypeError(
-            f"schedule takes run_at and priority, not {sorted(unknown) or ['action']}: to keep one waiting "
-            "job per call, use .using(unique_key=...)."
+            f"schedule takes run_at and priority, not {sorted(unknown) or ['action']}: to keep one ready "
+            "or running job per key, use .using(unique_key=...)."
         )
     return _when(schedule.get("run_at")), schedule.get("priority")
 

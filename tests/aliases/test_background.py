@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from backroom.compat import TaskResultStatus
+from backroom.compat import InvalidTask, TaskResultStatus
 from backroom.contrib.background import BackgroundTask, background, parse_schedule
 from backroom.task import load_task
 from tests.support import job_count, runs, stored_job
@@ -116,3 +116,13 @@ def test_decorator_options_with_no_equivalent_are_refused_by_name():
     with pytest.raises(TypeError, match=r"schedule takes run_at and priority, not \['action'\]"):
         background(schedule={"run_at": 60, "action": 2})  # TaskSchedule.CHECK_EXISTING
     assert parse_schedule({"run_at": 60, "action": 0}) == (timedelta(seconds=60), None)  # SCHEDULE
+
+
+@pytest.mark.django_db
+def test_under_djangos_immediate_backend_a_call_runs_at_once_and_a_schedule_is_refused(immediate_backend):
+    """Django's API underneath: ImmediateBackend runs a call, and refuses a delay as Django does."""
+    result = tasks.note("at once")
+    assert (result.status, result.return_value) == (TaskResultStatus.SUCCESSFUL, "at once")
+    assert labels("default") == ["at once"]
+    with pytest.raises(InvalidTask, match="Backend does not support run_after"):
+        tasks.remind("in a minute")

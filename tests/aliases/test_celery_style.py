@@ -89,3 +89,10 @@ def test_apply_async_refuses_what_it_cannot_read():
     # Priorities are Django's (-100..100, higher first): Celery's RabbitMQ 255 is refused by Django's check.
     with pytest.raises(InvalidTask, match="priority must be a whole number between -100 and 100"):
         tasks.add.apply_async((1, 2), priority=255)
+
+
+def test_under_djangos_immediate_backend_the_aliases_are_djangos_calls(immediate_backend):
+    assert tasks.add.delay(2, 3).return_value == 5
+    assert tasks.add.apply_async((4, 5)).return_value == 9
+    with pytest.raises(InvalidTask, match="Backend does not support run_after"):
+        tasks.add.apply_async((4, 5), countdown=60)

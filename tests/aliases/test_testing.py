@@ -3,6 +3,7 @@
 import pytest
 from django.db import transaction
 
+from backroom import RetryPolicy
 from backroom.compat import TaskResultStatus
 from backroom.testing import drain, drain_now
 from tests import tasks
@@ -55,3 +56,11 @@ def test_the_fixture_makes_the_test_transactional_and_runs_a_worker(backroom_wor
     backroom_worker()
     result.refresh()
     assert (result.status, result.return_value) == (TaskResultStatus.SUCCESSFUL, 42)
+
+
+def test_drain_runs_every_attempt_of_a_retry_with_no_backoff(store):
+    retried = tasks.fail_times.using(backend=store, max_attempts=3, retry=RetryPolicy(backoff_seconds=0))
+    with drain(store):
+        result = retried.enqueue("flaky", 2, store)
+    result.refresh()
+    assert (result.status, result.return_value, result.attempts) == (TaskResultStatus.SUCCESSFUL, 3, 3)
