@@ -29,6 +29,9 @@ if django.VERSION >= (6, 0):
     from django.tasks.exceptions import InvalidTask, TaskResultDoesNotExist
     from django.tasks.signals import task_enqueued, task_finished, task_started
     from django.utils.json import normalize_json
+
+    #: The logger of Django's own task lines (started, finished).
+    TASKS_LOGGER = "django.tasks"
 else:  # pragma: no cover - exercised by the Django 5.2 test run
     try:
         from django_tasks import (
@@ -52,6 +55,8 @@ else:  # pragma: no cover - exercised by the Django 5.2 test run
         from django_tasks.exceptions import TaskResultDoesNotExist
         from django_tasks.signals import task_enqueued, task_finished, task_started
         from django_tasks.utils import normalize_json
+
+        TASKS_LOGGER = "django_tasks"
     except ImportError as exc:
         raise ImproperlyConfigured(
             "backroom needs Django 6.0 or later, or Django 5.2 with the django-tasks "
@@ -62,6 +67,7 @@ __all__ = [
     "DEFAULT_TASK_BACKEND_ALIAS",
     "DEFAULT_TASK_PRIORITY",
     "DEFAULT_TASK_QUEUE_NAME",
+    "TASKS_LOGGER",
     "TASK_MAX_PRIORITY",
     "TASK_MIN_PRIORITY",
     "BaseTaskBackend",

@@ -56,9 +56,14 @@ TEMPLATES = [
 _XDIST = os.environ.get("PYTEST_XDIST_WORKER", "")
 
 
+def per_run_key(key: str) -> str:
+    """The environment variable that holds ``key`` for this test run (and xdist worker)."""
+    return f"{key}_{_XDIST}" if _XDIST else key
+
+
 def _per_run(key: str, make: Callable[[], str]) -> str:
     """One value per test run (and per xdist worker), inherited by the worker subprocesses it starts."""
-    key = f"{key}_{_XDIST}" if _XDIST else key
+    key = per_run_key(key)
     if key not in os.environ:
         os.environ[key] = make()
     return os.environ[key]

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +123,20 @@ def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
         time.sleep(interval)
+
+
+def backroom_verb(*args: str) -> tuple[int, str, str]:
+    """Run ``manage.py backroom ARGS`` in this process; return its exit code, stdout and stderr."""
+    from django.core.management import CommandError, call_command
+
+    out, err = StringIO(), StringIO()
+    try:
+        call_command("backroom", *args, stdout=out, stderr=err)
+    except SystemExit as exc:  # a verb that says why it failed exits with its status
+        return int(exc.code or 0), out.getvalue(), err.getvalue()
+    except CommandError as exc:
+        return exc.returncode, out.getvalue(), err.getvalue()
+    return 0, out.getvalue(), err.getvalue()
 
 
 def subprocess_env(**extra: str) -> dict[str, str]:

@@ -12,6 +12,7 @@ starts.
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,9 +22,10 @@ from zoneinfo import ZoneInfo
 from django.utils import timezone
 
 from ..compat import InvalidTask, Task, TaskResult, task_enqueued
-from ..exceptions import StoreError
+from ..exceptions import StoreError, StoreNotReady
 from ..jobs.results import ready_results
 from ..store import Store
+from ..waiting import MigrateWait
 from .declaration import Schedule
 from .registry import declared, problems, resolve, zone
 from .slots import due, next_slot
@@ -136,10 +138,16 @@ class Scheduler:
     def run(self, stop: threading.Event, clock: Callable[[], datetime] = timezone.now) -> None:
         """Tick every ``TICK_SECONDS`` until ``stop`` is set, riding out a lost store."""
         backoff = ERROR_BACKOFF_SECONDS[0]
+        migrate_wait = MigrateWait(logger, "scheduler")
         while not stop.is_set():
             try:
                 self.tick(clock())
                 backoff = ERROR_BACKOFF_SECONDS[0]
+                migrate_wait.found()
+            except StoreNotReady as exc:
+                self.store.broker.reset_connection()
+                stop.wait(migrate_wait.missing(exc, time.monotonic()))
+                continue
             except StoreError as exc:
                 logger.warning("store unavailable, retrying in %.1fs: %s", backoff, exc)
                 self.store.broker.reset_connection()

@@ -36,6 +36,7 @@ from ..exceptions import StoreError, StoreNotReady, StoreUnavailable
 from ..jobs.records import JobRecord, JobStatus
 from ..scheduler.runner import TICK_SECONDS, scheduler_for
 from ..store import Store
+from ..waiting import MigrateWait
 from .context import CancelRequests
 from .execution import Executor
 from .journal import Confirmation, Journal
@@ -47,8 +48,6 @@ logger = logging.getLogger(__name__)
 
 #: Back-off after a failed pass (store down), doubled up to the maximum, with jitter.
 ERROR_BACKOFF_SECONDS = (0.1, 5.0)
-#: The back-off while backroom's tables are missing: someone has to run migrate.
-NOT_READY_BACKOFF_SECONDS = 5.0
 #: The most a reported start or outcome waits for others before it is written.
 FLUSH_SECONDS = 0.005
 #: A job held ahead of the threads is handed back once it waited this long: a better job enqueued
@@ -138,6 +137,7 @@ class Worker:
         self._stop_requested = False
         self._finished_jobs = 0
         self._listener: threading.Thread | None = None
+        self._migrate_wait = MigrateWait(logger, "worker")
         self.scheduler = scheduler_for(store) if options.scheduler and not options.burst else None
         self._next_tick = 0.0
 
@@ -162,7 +162,11 @@ class Worker:
                 if not self.run_once():
                     break
                 backoff = ERROR_BACKOFF_SECONDS[0]
+                self._migrate_wait.found()
             except StoreError as exc:
+                if isinstance(exc, StoreNotReady) and self.options.burst:
+                    logger.error("%s", exc)  # nothing can be ready before migrate: a burst run ends here
+                    return self._shutdown() or 1
                 self._back_off(exc, backoff)
                 backoff = min(backoff * 2, ERROR_BACKOFF_SECONDS[1])
                 continue
@@ -172,8 +176,7 @@ class Worker:
     def _back_off(self, exc: StoreError, backoff: float) -> None:
         """Wait out the delay, whatever finishes meanwhile: only a stop request cuts it short."""
         if isinstance(exc, StoreNotReady):
-            delay = NOT_READY_BACKOFF_SECONDS
-            logger.error("%s Waiting %.0fs.", exc, delay)
+            delay = self._migrate_wait.missing(exc, time.monotonic())
         else:
             delay = backoff * random.uniform(0.5, 1.0)
             level = logging.WARNING if isinstance(exc, StoreUnavailable) else logging.ERROR
@@ -463,8 +466,10 @@ class Worker:
             self._release(unfinished)
             self.broker.unregister(self.id)
         except StoreError as exc:
-            logger.error("could not hand back jobs on shutdown (they return after the lease): %s", exc)
-            return 1
+            # Stopped while waiting for migrate, it holds nothing and has no row to remove.
+            if self._held or not isinstance(exc, StoreNotReady):
+                logger.error("could not hand back jobs on shutdown (they return after the lease): %s", exc)
+                return 1
         finally:
             self.pool.stop()
             self.broker.reset_connection()  # this thread's: nothing else would close it

@@ -1,25 +1,12 @@
 """``backroom status`` as a health check, against a real worker process; ``retry`` and ``cancel``."""
 
 import signal
-from io import StringIO
-
-from django.core.management import call_command
-from django.core.management.base import CommandError
 
 from tests import tasks
+from tests.support import backroom_verb as backroom
 from tests.support import runs, stored_job, wait_until
 
-from .states import claim_one, failed_job, register_worker
-
-
-def backroom(*args: str) -> tuple[int, str, str]:
-    """Run ``manage.py backroom ARGS``; return exit code, stdout and stderr."""
-    out, err = StringIO(), StringIO()
-    try:
-        call_command("backroom", *args, stdout=out, stderr=err)
-    except CommandError as exc:
-        return exc.returncode, out.getvalue(), err.getvalue()
-    return 0, out.getvalue(), err.getvalue()
+from .states import claim_one, drain, failed_job, register_worker
 
 
 def test_status_fails_while_ready_jobs_have_no_live_worker(store, worker_process, viewer, tmp_path):
@@ -75,11 +62,15 @@ def test_status_covers_every_backend_by_default(store):
     assert backroom("status", "--backend", "nope")[0] == 1
 
 
+UNKNOWN = "01234567-89ab-7def-8123-456789abcdef"
+
+
 def test_retry_verb(store):
     failed = failed_job(store)
-    code, out, err = backroom("retry", "--backend", store, failed, "01234567-89ab-7def-8123-456789abcdef")
+    code, out, err = backroom("retry", "--backend", store, failed, UNKNOWN)
     assert code == 1
-    assert f"retried {failed}" in out and "not retried 01234567" in err
+    assert out == f"retried {failed}: it is ready again\n"
+    assert err == f"not retried {UNKNOWN}: no such job\n"
     assert stored_job(store, failed).status == "READY"
 
     again = failed_job(store)  # the retried one fails again too
@@ -88,13 +79,42 @@ def test_retry_verb(store):
     assert stored_job(store, again).status == "READY"
 
 
+def test_retry_verb_says_why_a_job_was_not_retried(store):
+    keyed = failed_job_with_key(store, "report:7")
+    holder = tasks.noop.using(backend=store, unique_key="report:7").enqueue().id
+    code, out, err = backroom("retry", "--backend", store, holder, keyed, UNKNOWN)
+    assert (code, out) == (1, "")
+    assert err.splitlines() == [
+        f"not retried {holder}: it is ready; only failed or cancelled jobs are retried",
+        f"not retried {keyed}: another active job holds its unique key 'report:7'",
+        f"not retried {UNKNOWN}: no such job",
+    ]
+    assert stored_job(store, holder).status == "READY"
+
+    assert backroom("cancel", "--backend", store, holder)[0] == 0  # the key is free again
+    assert backroom("retry", "--backend", store, keyed) == (0, f"retried {keyed}: it is ready again\n", "")
+
+
+def failed_job_with_key(store: str, key: str) -> str:
+    result = tasks.always_fail.using(backend=store, max_attempts=1, unique_key=key).enqueue("boom")
+    drain(store)
+    assert stored_job(store, result.id).status == "FAILED"
+    return result.id
+
+
 def test_cancel_verb(store):
     failed = failed_job(store)
     ready = tasks.noop.using(backend=store).enqueue().id
     running = claim_one(store, "w-1")
-    code, out, err = backroom("cancel", "--backend", store, ready, running, failed)
+    code, out, err = backroom("cancel", "--backend", store, ready, running, failed, UNKNOWN)
     assert code == 1
-    assert f"cancelled {ready}" in out and f"asked {running} to stop" in out
-    assert f"not cancelled {failed}" in err
+    assert out.splitlines() == [
+        f"cancelled {ready}: it was ready, no worker will run it",
+        f"asked {running} to stop: it is running, and stops if its task checks context.is_cancel_requested()",
+    ]
+    assert err.splitlines() == [
+        f"not cancelled {failed}: it has already finished",
+        f"not cancelled {UNKNOWN}: no such job",
+    ]
     assert stored_job(store, ready).status == "CANCELLED"
     assert stored_job(store, ready).errors[-1].cancelled_by == "manage.py backroom cancel"

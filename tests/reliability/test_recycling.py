@@ -53,8 +53,8 @@ def test_max_memory_recycles_the_process(store, worker_process):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--processes", "0"], "--processes must be at least 1"),
-        (["--max-memory", "0"], "--max-memory must be at least 1"),
+        (["--processes", "0"], "--processes: must be at least 1"),
+        (["--max-memory", "0"], "--max-memory: must be at least 1"),
         (["--processes", "2", "--burst"], "cannot be combined with --processes"),
     ],
 )

@@ -121,7 +121,7 @@ def test_prune_verb(sql_store):
 
 
 def test_prune_verb_refuses_nonsense():
-    with pytest.raises(CommandError, match="must be above 0"):
+    with pytest.raises(CommandError, match="--batch-size: must be at least 1"):
         call_and_capture("prune", "--batch-size", "0")
 
 

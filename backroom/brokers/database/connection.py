@@ -46,6 +46,21 @@ def dialect_for(connection: BaseDatabaseWrapper) -> Dialect:
         ) from None
 
 
+def lacks_schema(exc: Exception) -> bool:
+    """Whether an error of any database backroom supports says its tables or columns are missing."""
+    return any(dialect.lacks_schema(exc) for dialect in _DIALECTS.values())
+
+
+def schema_missing(exc: Exception, where: str = "", doing: str = "") -> StoreNotReady:
+    """The one-line error of a call that found backroom's tables missing: it says to run migrate."""
+    # The first line: PostgreSQL's error goes on with the statement, which tells the reader nothing.
+    detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return StoreNotReady(
+        f"backroom's tables are missing or out of date{where}: "
+        f"run `python manage.py migrate` ({doing}{detail})."
+    )
+
+
 class Database:
     """The Django database named ``alias``, as backroom's stores use it."""
 
@@ -98,10 +113,7 @@ class Database:
     def _translated(self, exc: DatabaseError, doing: str) -> StoreError:
         where = f"database {self.alias!r}"
         if self.dialect.lacks_schema(exc):
-            return StoreNotReady(
-                f"Could not {doing}: backroom's tables are missing or out of date in {where}. "
-                f"Run `python manage.py migrate` (detail: {exc})."
-            )
+            return schema_missing(exc, f" in {where}", f"could not {doing}: ")
         if isinstance(exc, (OperationalError, InterfaceError)):
             if not self.connection.in_atomic_block:
                 # Outside a request cycle nothing else drops a broken connection: the next call reconnects.

@@ -6,17 +6,17 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
 from ...brokers.contract import Cancelled
-from ...compat import DEFAULT_TASK_BACKEND_ALIAS
+from ..arguments import add_backend
 from .retry import inspector_for
 
 HELP = "Cancel ready jobs and ask running ones to stop; exit 1 if any job was neither."
+#: What each refusal means, for the person who asked.
+REFUSED = {Cancelled.UNKNOWN: "no such job", Cancelled.FINISHED: "it has already finished"}
 
 
 def add_arguments(parser: CommandParser) -> None:
-    parser.add_argument("job_ids", nargs="+", metavar="JOB_ID", help="Jobs to cancel.")
-    parser.add_argument(
-        "--backend", default=DEFAULT_TASK_BACKEND_ALIAS, help="TASKS alias. Default: default."
-    )
+    parser.add_argument("job_ids", nargs="+", metavar="JOB_ID", help="Ids of the jobs to cancel.")
+    add_backend(parser)
 
 
 def handle(command: BaseCommand, **options: Any) -> int:
@@ -29,9 +29,11 @@ def handle(command: BaseCommand, **options: Any) -> int:
         if done == Cancelled.CANCELLED:
             command.stdout.write(f"cancelled {job_id}: it was ready, no worker will run it")
         elif done == Cancelled.REQUESTED:
-            command.stdout.write(f"asked {job_id} to stop: it is running")
+            command.stdout.write(
+                f"asked {job_id} to stop: it is running, and stops "
+                "if its task checks context.is_cancel_requested()"
+            )
         else:
             refused += 1
-            why = "no such job" if done == Cancelled.UNKNOWN else "it has already finished"
-            command.stderr.write(f"not cancelled {job_id}: {why}")
+            command.stderr.write(f"not cancelled {job_id}: {REFUSED[done]}")
     return 1 if refused else 0

@@ -3,25 +3,34 @@
 from dataclasses import replace
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
-from ...compat import DEFAULT_TASK_BACKEND_ALIAS
-from ...scheduler.retention import prune, read_retention
+from ...scheduler.retention import Retention, prune, read_retention
+from ..arguments import add_backend, integer, number
 from .worker import backroom_store
 
+DEFAULT = Retention()
 HELP = 'Delete finished jobs past BACKROOM["RETENTION"] now (the maintenance schedule does it hourly).'
 
 
 def add_arguments(parser: CommandParser) -> None:
+    add_backend(parser)
     parser.add_argument(
-        "--backend", default=DEFAULT_TASK_BACKEND_ALIAS, help="TASKS alias. Default: default."
-    )
-    parser.add_argument("--successful-days", type=float, default=None, help="Keep successful jobs this long.")
+        "--successful-days", type=number(0, above=True), default=None, metavar="DAYS",
+        help='Keep successful jobs this many days (fractions allowed). '
+        f'Default: RETENTION["SUCCESSFUL_DAYS"], else {DEFAULT.successful_days:g}.',
+    )  # fmt: skip
     parser.add_argument(
-        "--failed-days", type=float, default=None, help="Keep failed and cancelled jobs this long."
-    )
-    parser.add_argument("--batch-size", type=int, default=None, help="Rows deleted per transaction.")
+        "--failed-days", type=number(0, above=True), default=None, metavar="DAYS",
+        help='Keep failed and cancelled jobs this many days. '
+        f'Default: RETENTION["FAILED_DAYS"], else {DEFAULT.failed_days:g}.',
+    )  # fmt: skip
+    parser.add_argument(
+        "--batch-size", type=integer(1), default=None, metavar="N",
+        help="Delete at most N rows per transaction, so that other work never waits long. "
+        f'Default: RETENTION["BATCH_SIZE"], else {DEFAULT.batch_size}.',
+    )  # fmt: skip
 
 
 def handle(command: BaseCommand, **options: Any) -> int:
@@ -32,8 +41,6 @@ def handle(command: BaseCommand, **options: Any) -> int:
         for name in ("successful_days", "failed_days", "batch_size")
         if options[name] is not None
     }
-    if any(value <= 0 for value in overrides.values()):
-        raise CommandError("--successful-days, --failed-days and --batch-size must be above 0.")
     retention = replace(retention, **overrides)
     pruned = prune(store.broker, retention, timezone.now())
     command.stdout.write(

@@ -6,17 +6,15 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ...compat import DEFAULT_TASK_BACKEND_ALIAS
 from ...scheduler.runner import scheduler_for
+from ..arguments import add_backend
 from .worker import backroom_store, log_to_stderr
 
 HELP = "Enqueue scheduled tasks at their slots (workers do this too unless --no-scheduler)."
 
 
 def add_arguments(parser: CommandParser) -> None:
-    parser.add_argument(
-        "--backend", default=DEFAULT_TASK_BACKEND_ALIAS, help="TASKS alias. Default: default."
-    )
+    add_backend(parser)
 
 
 def handle(command: BaseCommand, **options: Any) -> int:

@@ -13,7 +13,10 @@ HELP = "Show queues and workers; exit 1 when ready jobs wait and no live worker 
 
 
 def add_arguments(parser: CommandParser) -> None:
-    parser.add_argument("--backend", default=None, help="TASKS alias. Default: every backroom backend.")
+    parser.add_argument(
+        "--backend", default=None, metavar="ALIAS",
+        help="Show only the backroom backend TASKS[ALIAS]. Default: every backroom backend.",
+    )  # fmt: skip
 
 
 def table(headers: list[str], rows: list[list[str]]) -> str:

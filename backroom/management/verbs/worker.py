@@ -3,14 +3,22 @@
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ...backends.stores import NotBackroom, store_for
-from ...compat import DEFAULT_TASK_BACKEND_ALIAS
+from ...compat import TASKS_LOGGER
 from ...metrics.worker import serve_worker_metrics
 from ...store import Store
-from ...worker.runner import DEFAULT_PREFETCH, Worker, WorkerOptions, install_signal_handlers
+from ...worker.runner import (
+    DEFAULT_PREFETCH,
+    PREFETCH_SECONDS,
+    Worker,
+    WorkerOptions,
+    install_signal_handlers,
+)
 from ...worker.supervisor import Supervisor
+from ..arguments import add_backend, integer, number
 
 HELP = "Run tasks: claim ready jobs, execute them, record the outcomes."
 
@@ -21,54 +29,60 @@ def add_arguments(parser: CommandParser) -> None:
         help="Serve this queue (repeatable). Default: every queue.",
     )  # fmt: skip
     parser.add_argument(
-        "--concurrency", "-c", type=int, default=1, help="Jobs run at once (threads). Default: 1."
-    )
-    parser.add_argument(
-        "--prefetch", type=int, default=DEFAULT_PREFETCH, metavar="N",
-        help="Claim up to N jobs beyond the free threads, while jobs are short (see docs/guide.md). "
-        f"0: claim only for free threads. Default: {DEFAULT_PREFETCH}.",
+        "--concurrency", "-c", type=integer(1), default=1, metavar="N",
+        help="Run up to N jobs at once, each on its own thread. Default: 1.",
     )  # fmt: skip
-    parser.add_argument("--burst", action="store_true", help="Run what is ready, then exit.")
     parser.add_argument(
-        "--backend", default=DEFAULT_TASK_BACKEND_ALIAS, help="TASKS alias. Default: default."
-    )
+        "--prefetch", type=integer(0), default=DEFAULT_PREFETCH, metavar="N",
+        help="While jobs are short, hold up to N ready jobs beyond the free threads, so that threads "
+        "never wait for the store; a job held ahead stays READY, uncharged, and goes back if no thread "
+        f"starts it within {PREFETCH_SECONDS * 1000:.0f} ms. 0: claim only for free threads. "
+        f"Default: {DEFAULT_PREFETCH}.",
+    )  # fmt: skip
     parser.add_argument(
-        "--max-jobs", type=int, default=None, help="Exit after this many jobs (for recycling)."
-    )
-    parser.add_argument("--poll-interval", type=float, default=None, help="Seconds between polls when idle.")
+        "--burst", action="store_true",
+        help="Run the jobs that are ready, then exit (for tests and cron). Never runs schedules.",
+    )  # fmt: skip
+    add_backend(parser)
     parser.add_argument(
-        "--grace", type=float, default=None, help="Seconds running jobs get to finish on SIGTERM."
-    )
+        "--max-jobs", type=integer(1), default=None, metavar="N",
+        help="Stop gracefully (exit 0) after N jobs, for a supervisor to start a fresh process.",
+    )  # fmt: skip
+    parser.add_argument(
+        "--poll-interval", type=number(0, above=True), default=None, metavar="SECONDS",
+        help="Look for ready jobs this often when nothing wakes the worker. Default: the backend's "
+        "POLL_INTERVAL_SECONDS, else 5 on PostgreSQL (whose NOTIFY wakes workers at once), 1 on Redis, "
+        "0.2 on SQLite and MariaDB.",
+    )  # fmt: skip
+    parser.add_argument(
+        "--grace", type=number(0), default=None, metavar="SECONDS",
+        help="On SIGTERM, give running jobs this long to finish before handing them back uncharged. "
+        "Default: the backend's SHUTDOWN_GRACE_SECONDS (30).",
+    )  # fmt: skip
     parser.add_argument(
         "--no-scheduler", action="store_false", dest="scheduler",
         help="Do not enqueue scheduled tasks from this worker (burst mode never does).",
     )  # fmt: skip
     parser.add_argument(
-        "--metrics-port", type=int, default=None, metavar="PORT",
+        "--metrics-port", type=integer(0, 65535), default=None, metavar="PORT",
         help="Serve this worker's Prometheus metrics on PORT (0: any free port, logged).",
     )  # fmt: skip
     parser.add_argument(
-        "--metrics-host", default="127.0.0.1", help="Address for --metrics-port. Default: 127.0.0.1."
-    )
+        "--metrics-host", default="127.0.0.1", metavar="ADDRESS",
+        help="Address for --metrics-port. Default: 127.0.0.1.",
+    )  # fmt: skip
     parser.add_argument(
-        "--processes", type=int, default=None,
-        help="Run this many worker processes under a supervisor that replaces any that ends "
+        "--processes", type=integer(1), default=None, metavar="N",
+        help="Run N worker processes under a supervisor that replaces any that ends "
         "(a task crashing its process, or recycling). Default: one worker in this process.",
     )  # fmt: skip
     parser.add_argument(
-        "--max-memory", type=int, default=None, metavar="MB",
+        "--max-memory", type=integer(1), default=None, metavar="MB",
         help="Recycle (exit 0 gracefully) once the process's resident memory exceeds MB.",
     )  # fmt: skip
 
 
 def handle(command: BaseCommand, **options: Any) -> int:
-    if options["concurrency"] < 1:
-        raise CommandError("--concurrency must be at least 1.")
-    if options["prefetch"] < 0:
-        raise CommandError("--prefetch must be at least 0.")
-    for name in ("max_jobs", "processes", "max_memory"):
-        if options[name] is not None and options[name] < 1:
-            raise CommandError(f"--{name.replace('_', '-')} must be at least 1.")
     if options["processes"] and options["burst"]:
         raise CommandError("--burst runs once; it cannot be combined with --processes.")
     store = backroom_store(options["backend"])
@@ -82,6 +96,7 @@ def handle(command: BaseCommand, **options: Any) -> int:
             "With --processes, use --metrics-port 0: each worker process serves on a free port it logs."
         )
     log_to_stderr(options["verbosity"])
+    one_line_per_job()
     worker_options = WorkerOptions(
         queues=tuple(options["queues"]),
         concurrency=options["concurrency"],
@@ -124,3 +139,13 @@ def log_to_stderr(verbosity: int) -> None:
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG if verbosity > 1 else logging.INFO if verbosity else logging.WARNING)
+
+
+def one_line_per_job() -> None:
+    """Keep Django's own started/finished lines out of the log: backroom's outcome line says it all.
+
+    Django's ERROR record of a failed task, with its traceback, still passes.
+    A project that names Django's tasks logger in LOGGING gets what it configured.
+    """
+    if TASKS_LOGGER not in getattr(settings, "LOGGING", {}).get("loggers", {}):
+        logging.getLogger(TASKS_LOGGER).setLevel(logging.WARNING)
