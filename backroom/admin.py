@@ -1,4 +1,5 @@
-"""The admin shows jobs and workers read-only; retry and cancel go through the store's Inspector.
+"""The admin shows jobs and workers read-only, retry and cancel going through the store's Inspector,
+and manages database schedules, which schedulers pick up at their next tick.
 
 A job's page shows what may hold secrets (arguments, return value, progress,
 errors, unique key) as the store's Inspector reads it, after ``BACKROOM["REDACT"]``.
@@ -16,8 +17,10 @@ from .backends.stores import stores
 from .brokers.contract import Cancelled, Inspector
 from .brokers.database import DatabaseInspector
 from .jobs.records import JobRecord
-from .models import Job, Worker
+from .models import Job, StoredSchedule, Worker
 from .redaction import REDACTABLE, redact
+from .scheduler.form import ScheduleForm
+from .scheduler.stored import as_schedule, set_enabled
 
 
 def _inspector_for(database: str) -> Inspector | None:
@@ -172,3 +175,25 @@ class WorkerAdmin(ReadOnlyAdmin):
         "last_heartbeat_at",
     ]
     list_filter = ["backend", "hostname"]
+
+
+@admin.register(StoredSchedule)
+class StoredScheduleAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    form = ScheduleForm
+    list_display = ["name", "task", "when", "enabled", "backend", "updated_at"]
+    list_filter = ["enabled"]
+    search_fields = ["name", "task"]
+    readonly_fields = ["created_at", "updated_at"]
+    actions = ["pause_schedules", "resume_schedules"]
+
+    @admin.display(description="when")
+    def when(self, obj: StoredSchedule) -> str:
+        return as_schedule(obj).every
+
+    @admin.action(description="Pause selected schedules", permissions=["change"])
+    def pause_schedules(self, request: HttpRequest, queryset: QuerySet[StoredSchedule]) -> None:
+        self.message_user(request, f"{set_enabled(queryset, False)} schedule(s) paused.")
+
+    @admin.action(description="Resume selected schedules", permissions=["change"])
+    def resume_schedules(self, request: HttpRequest, queryset: QuerySet[StoredSchedule]) -> None:
+        self.message_user(request, f"{set_enabled(queryset, True)} schedule(s) resumed.")

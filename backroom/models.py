@@ -1,4 +1,4 @@
-"""The job, worker and schedule-run tables.
+"""The job, worker, schedule-run and database-schedule tables.
 
 The ORM serves the dashboard, the admin and migrations; the hot paths
 (enqueue, claim, record) use the SQL in ``backroom.brokers.database``, and
@@ -88,3 +88,46 @@ class ScheduleRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.schedule_name} @ {self.slot_at.isoformat()}"
+
+
+class StoredSchedule(models.Model):
+    """A schedule kept in the database, created and edited at runtime; ``backroom.scheduler.stored`` reads it.
+
+    Its fields mirror ``backroom.scheduler.Schedule``; blank means the same as
+    leaving the key out of a declared schedule. Edits are validated by
+    ``backroom.scheduler.form.ScheduleForm``.
+    """
+
+    name = models.CharField(max_length=200, unique=True)
+    task = models.CharField(max_length=255, help_text="Dotted path of a @task, e.g. myapp.tasks.send_digest.")
+    cron = models.CharField(
+        max_length=255, blank=True, help_text="Five cron fields, or @hourly, @daily...; or give an interval."
+    )
+    interval = models.DurationField(
+        null=True, blank=True, help_text="Instead of cron: every so many seconds, or HH:MM:SS."
+    )
+    timezone = models.CharField(
+        max_length=64, blank=True, help_text="IANA name the cron expression reads; blank: TIME_ZONE."
+    )
+    args = models.JSONField(default=list, blank=True, help_text="A JSON list.")
+    kwargs = models.JSONField(default=dict, blank=True, help_text="A JSON object.")
+    queue_name = models.CharField(max_length=64, blank=True, help_text="Blank: the task's own.")
+    priority = models.SmallIntegerField(null=True, blank=True, help_text="Blank: the task's own.")
+    backend = models.CharField(max_length=64, blank=True, help_text="TASKS alias; blank: the task's own.")
+    # A value of backroom.scheduler.Missed (not imported: that package imports the backends, and they models).
+    missed = models.CharField(max_length=6, default="latest")
+    missed_limit = models.PositiveIntegerField(
+        default=100, help_text="With 'every missed slot': the most run."
+    )
+    enabled = models.BooleanField(default=True, help_text="Untick to pause: no slot is enqueued meanwhile.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Schedulers compare count and max(updated_at) every tick: a bulk update() must set it too.
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "backroom_schedule"
+        ordering = ["name"]
+        verbose_name = "schedule"
+
+    def __str__(self) -> str:
+        return self.name

@@ -7,6 +7,15 @@ from enum import StrEnum
 from typing import Any
 
 
+class Source(StrEnum):
+    """Where a schedule comes from (see ``registry`` and ``stored``)."""
+
+    BACKROOM = "backroom"  # backroom's own maintenance schedule
+    CODE = "code"
+    SETTINGS = "settings"
+    DATABASE = "database"
+
+
 class Missed(StrEnum):
     """What a scheduler does with slots that passed while no scheduler ran."""
 
@@ -37,6 +46,7 @@ class Schedule:
     missed: str = Missed.LATEST
     missed_limit: int = 100
     origin: str = field(default="", compare=False)  # where it was declared, naming it, for messages
+    source: str = field(default=Source.CODE, compare=False)
 
     @property
     def every(self) -> str:

@@ -1,9 +1,10 @@
 """Where schedules come from, and what is wrong with them.
 
-Three sources, later ones winning by name: backroom's maintenance schedule,
-``schedule(...)`` calls in code (the ``tasks`` modules of installed apps are
-imported to find them), and ``settings.BACKROOM["SCHEDULES"]``, where a name
-mapped to None removes a schedule.
+Three declared sources, later ones winning by name: backroom's maintenance
+schedule, ``schedule(...)`` calls in code (the ``tasks`` modules of installed
+apps are imported to find them), and ``settings.BACKROOM["SCHEDULES"]``, where
+a name mapped to None removes a schedule. The fourth source, the database
+(``stored``), never takes a declared name. Every source is checked here.
 """
 
 import inspect
@@ -23,7 +24,7 @@ from ..exceptions import UnknownTask
 from ..jobs.json import dumps
 from ..task import load_task
 from .cron import InvalidCron, expand
-from .declaration import Missed, Schedule
+from .declaration import Missed, Schedule, Source
 
 SETTING = "SCHEDULES"
 #: The longest schedule name the schedule-run table holds.
@@ -35,9 +36,10 @@ MAINTENANCE = Schedule(
     cron="0 * * * *",
     timezone="UTC",
     origin="backroom's maintenance schedule",
+    source=Source.BACKROOM,
 )
 # Keys of a BACKROOM["SCHEDULES"] entry: Schedule's fields, minus the ones set from elsewhere.
-_SETTING_KEYS = frozenset(Schedule.__dataclass_fields__) - {"name", "origin"}
+_SETTING_KEYS = frozenset(Schedule.__dataclass_fields__) - {"name", "origin", "source"}
 
 # schedule(...) calls, by name; a second declaration under one name is kept for the checks.
 _in_code: dict[str, Schedule] = {}
@@ -50,6 +52,14 @@ class Declared:
 
     schedules: list[Schedule]
     unreadable: list[tuple[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """One thing wrong with a schedule: the field it concerns (None: no single one), and why."""
+
+    field: str | None
+    message: str
 
 
 def _as_interval(value: Any) -> Any:
@@ -110,7 +120,7 @@ def _from_setting(name: str, entry: Any) -> Schedule | str:
     values = dict(entry)
     if "interval" in values:
         values["interval"] = _as_interval(values["interval"])
-    return Schedule(name=name, origin=f'BACKROOM["{SETTING}"][{name!r}]', **values)
+    return Schedule(name=name, origin=f'BACKROOM["{SETTING}"][{name!r}]', source=Source.SETTINGS, **values)
 
 
 def _has_maintenance() -> bool:
@@ -156,89 +166,106 @@ def resolve(schedule: Schedule) -> Task:
 
 def problems(schedule: Schedule) -> list[str]:
     """Say what is wrong with a schedule, one message per problem, each naming it and its origin."""
-    where = schedule.origin
-    found = [f"{where}: {message}" for check in _CHECKS if (message := check(schedule))]
+    return [f"{schedule.origin}: {fault.message}" for fault in faults(schedule)]
+
+
+def faults(schedule: Schedule) -> list[Fault]:
+    """Say what is wrong with a schedule, one fault per problem, for a form to show by its field."""
+    found = [fault for check in _CHECKS if (fault := check(schedule))]
     if found:
         return found  # the task is only looked at once the rest holds
-    return [f"{where}: {message}" for message in _task_problems(schedule)]
+    return _task_faults(schedule)
 
 
-def _check_name(s: Schedule) -> str | None:
+def _check_name(s: Schedule) -> Fault | None:
     if isinstance(s.name, str) and 0 < len(s.name) <= MAX_NAME_LENGTH:
         return None
-    return f"the name must be a string of 1 to {MAX_NAME_LENGTH} characters."
+    return Fault("name", f"the name must be a string of 1 to {MAX_NAME_LENGTH} characters.")
 
 
-def _check_when(s: Schedule) -> str | None:
+def _check_when(s: Schedule) -> Fault | None:
     if (s.cron is None) == (s.interval is None):
-        return "give exactly one of 'cron' and 'interval'."
+        return Fault(None, "give exactly one of 'cron' and 'interval'.")
     if s.cron is not None:
         try:
             expand(s.cron)
         except InvalidCron as exc:
-            return f"'cron': {exc}."
+            return Fault("cron", f"'cron': {exc}.")
         return None
     if not isinstance(s.interval, timedelta) or s.interval < timedelta(seconds=1):
-        return (
-            f"'interval' must be at least 1 second (a number of seconds or a timedelta), not {s.interval!r}."
+        return Fault(
+            "interval",
+            f"'interval' must be at least 1 second (a number of seconds or a timedelta), not {s.interval!r}.",
         )
     return None
 
 
-def _check_timezone(s: Schedule) -> str | None:
+def _check_timezone(s: Schedule) -> Fault | None:
     if s.timezone is None:
         return None
     try:
         ZoneInfo(s.timezone)
     except (ZoneInfoNotFoundError, ValueError, TypeError):
-        return f"'timezone' must be an IANA timezone name such as 'Europe/Paris', not {s.timezone!r}."
+        return Fault(
+            "timezone",
+            f"'timezone' must be an IANA timezone name such as 'Europe/Paris', not {s.timezone!r}.",
+        )
     return None
 
 
-def _check_missed(s: Schedule) -> str | None:
+def _check_missed(s: Schedule) -> Fault | None:
     if s.missed not in set(Missed):
         choices = ", ".join(repr(m.value) for m in Missed)
-        return f"'missed' must be one of {choices}, not {s.missed!r}."
+        return Fault("missed", f"'missed' must be one of {choices}, not {s.missed!r}.")
     if isinstance(s.missed_limit, bool) or not isinstance(s.missed_limit, int) or s.missed_limit < 1:
-        return f"'missed_limit' must be a whole number of at least 1, not {s.missed_limit!r}."
+        return Fault(
+            "missed_limit", f"'missed_limit' must be a whole number of at least 1, not {s.missed_limit!r}."
+        )
     return None
 
 
-def _check_arguments(s: Schedule) -> str | None:
-    if not isinstance(s.args, (list, tuple)) or not isinstance(s.kwargs, Mapping):
-        return "'args' must be a list and 'kwargs' a dict."
+def _check_arguments(s: Schedule) -> Fault | None:
+    if not isinstance(s.args, (list, tuple)):
+        return Fault("args", "'args' must be a list and 'kwargs' a dict.")
+    if not isinstance(s.kwargs, Mapping):
+        return Fault("kwargs", "'args' must be a list and 'kwargs' a dict.")
     try:
         dumps([list(s.args), dict(s.kwargs)])
     except (TypeError, ValueError) as exc:
-        return f"'args' and 'kwargs' must be JSON values: {exc}."
+        return Fault(None, f"'args' and 'kwargs' must be JSON values: {exc}.")
     return None
 
 
-def _check_backend(s: Schedule) -> str | None:
+def _check_backend(s: Schedule) -> Fault | None:
     if s.backend is None:
         return None
     if s.backend not in getattr(settings, "TASKS", {}):
-        return f"'backend' names {s.backend!r}, which is not in TASKS."
+        return Fault("backend", f"'backend' names {s.backend!r}, which is not in TASKS.")
     return None
 
 
-_CHECKS: list[Callable[[Schedule], str | None]] = [
+_CHECKS: list[Callable[[Schedule], Fault | None]] = [
     _check_name, _check_when, _check_timezone, _check_missed, _check_arguments, _check_backend,
 ]  # fmt: skip
 
 
-def _task_problems(s: Schedule) -> list[str]:
+def _task_faults(s: Schedule) -> list[Fault]:
     try:
         task = resolve(s)
     except UnknownTask as exc:
-        return [f"'task': {exc}"]
+        return [Fault("task", f"'task': {exc}")]
     except InvalidTask as exc:
-        return [f"{exc}"]
+        return [Fault(None, f"{exc}")]
     if not is_backroom(task.backend):
-        return [f"the task's backend {task.backend!r} is not a backroom backend; no scheduler would run it."]
+        return [
+            Fault(
+                None,
+                f"the task's backend {task.backend!r} is not a backroom backend; no scheduler would run it.",
+            )
+        ]
     leading = [None] if task.takes_context else []
     try:
         inspect.signature(task.func).bind(*leading, *s.args, **s.kwargs)
     except TypeError as exc:
-        return [f"'args' and 'kwargs' do not fit the task {s.task}: {exc}."]
+        return [Fault(None, f"'args' and 'kwargs' do not fit the task {s.task}: {exc}.")]
     return []

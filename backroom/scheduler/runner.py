@@ -8,6 +8,13 @@ starts, it picks up from each schedule's last recorded slot, so slots that
 passed while no scheduler ran are handled by the schedule's ``missed`` policy.
 A schedule never run before starts with its first slot after the scheduler
 starts.
+
+Database schedules (``stored``) are read again at the first tick after they
+change. A paused or deleted one is dropped. An edited one goes on from where
+its plan was: its new timing applies to slots after the tick that saw the
+edit. A new or resumed one is picked up as at a scheduler's start (from its
+last recorded slot: resuming applies the ``missed`` policy to the slots that
+passed while paused). The others keep their plans.
 """
 
 import logging
@@ -19,6 +26,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.db import DatabaseError
 from django.utils import timezone
 
 from ..compat import InvalidTask, Task, TaskResult, task_enqueued
@@ -26,6 +34,7 @@ from ..exceptions import StoreError, StoreNotReady
 from ..jobs.results import ready_results
 from ..store import Store
 from ..waiting import MigrateWait
+from . import stored
 from .declaration import Schedule
 from .registry import declared, problems, resolve, zone
 from .slots import due, next_slot
@@ -57,23 +66,25 @@ class _Plan:
 
 
 class Scheduler:
-    """Enqueues the due slots of the given schedules into ``store``; ``tick(now)`` does one pass."""
+    """Enqueues the due slots of the given schedules into ``store``; ``tick(now)`` does one pass.
 
-    def __init__(self, store: Store, schedules: Sequence[Schedule]) -> None:
+    With ``read_stored``, the database's schedules for ``store`` run too, read
+    again whenever they change.
+    """
+
+    def __init__(self, store: Store, schedules: Sequence[Schedule], *, read_stored: bool = False) -> None:
         self.store = store
-        self._plans = [_Plan(s, resolve(s), zone(s)) for s in schedules]
-        self._started = False
-
-    @property
-    def schedules(self) -> list[Schedule]:
-        return [plan.schedule for plan in self._plans]
+        self.declared = list(schedules)
+        self.read_stored = read_stored
+        self._seen: stored.Fingerprint | None = None  # of the database schedules planned
+        self._unreadable = False  # the database schedules could not be read at the last try
+        self._plans: dict[str, _Plan] | None = None  # None until the first tick
 
     def tick(self, now: datetime) -> list[Enqueued]:
         """Enqueue every slot due at ``now`` that no scheduler enqueued yet; return what this call did."""
-        if not self._started:
-            self._start(now)
+        plans = self._refresh(now)
         enqueued: list[Enqueued] = []
-        for plan in self._plans:
+        for plan in plans.values():
             assert plan.since is not None and plan.next_at is not None
             if now < plan.next_at:
                 continue
@@ -83,14 +94,67 @@ class Scheduler:
             plan.next_at = next_slot(plan.schedule, now, plan.tz)
         return enqueued
 
-    def _start(self, now: datetime) -> None:
-        """Pick up from each schedule's last recorded slot, or from now for a new schedule."""
-        last = self.store.broker.last_slots([plan.schedule.name for plan in self._plans])
-        for plan in self._plans:
-            recorded = last.get(plan.schedule.name)
-            plan.since = recorded.slot_at if recorded is not None else now
-            plan.next_at = next_slot(plan.schedule, plan.since, plan.tz)
-        self._started = True
+    def _refresh(self, now: datetime) -> dict[str, _Plan]:
+        """Plan the schedules at the first tick, and again whenever the database's changed."""
+        found = self._changed_stored() if self.read_stored else None
+        if found is None:
+            if self._plans is None:
+                self._plans = self._plan(self.declared, now)
+            return self._plans
+        fingerprint, schedules = found
+        self._plans = self._plan([*self.declared, *self._runnable_stored(schedules)], now)
+        self._seen = fingerprint  # only once planned: after a store error the next tick reads them again
+        return self._plans
+
+    def _changed_stored(self) -> tuple[stored.Fingerprint, list[Schedule]] | None:
+        """The database's schedules when they changed since last planned; None when not, or unreadable.
+
+        The fingerprint is read first, so that an edit made meanwhile is seen at the next tick.
+        An unreadable table (a database outage, migrations not run) leaves the plans as they are.
+        """
+        try:
+            fingerprint = stored.fingerprint()
+            found = None if fingerprint == self._seen else (fingerprint, stored.enabled())
+        except DatabaseError as exc:
+            if not self._unreadable:
+                logger.warning("database schedules unreadable, keeping those planned: %s", exc)
+            self._unreadable = True
+            stored.forget_connection()
+            return None
+        if self._unreadable:
+            logger.info("database schedules readable again")
+        self._unreadable = False
+        return found
+
+    def _runnable_stored(self, schedules: list[Schedule]) -> list[Schedule]:
+        """The valid database schedules of this store; the others are left out with an error in the log."""
+        own, declared_schedules = [], declared().schedules
+        for schedule in schedules:
+            if (clash := stored.taken_by(schedule.name, declared_schedules)) is not None:
+                logger.error("%s: %s It will not run.", schedule.origin, clash.message)
+            else:
+                own.append(schedule)
+        return runnable(own, self.store.alias)
+
+    def _plan(self, schedules: list[Schedule], now: datetime) -> dict[str, _Plan]:
+        """Keep the plans of unchanged schedules; plan the others from where they were, as the module says."""
+        current = self._plans or {}
+        plans = {
+            s.name: current[s.name] for s in schedules if s.name in current and current[s.name].schedule == s
+        }
+        fresh = [s for s in schedules if s.name not in plans]
+        last = self.store.broker.last_slots([s.name for s in fresh if s.name not in current])
+        for schedule in fresh:
+            plan = _Plan(schedule, resolve(schedule), zone(schedule))
+            if schedule.name in current:  # edited: what was dealt with stays dealt with
+                plan.since = current[schedule.name].since
+            else:
+                recorded = last.get(schedule.name)
+                plan.since = recorded.slot_at if recorded is not None else now
+            assert plan.since is not None
+            plan.next_at = next_slot(schedule, plan.since, plan.tz)
+            plans[schedule.name] = plan
+        return plans
 
     def _enqueue_due(self, plan: _Plan, since: datetime, now: datetime) -> list[Enqueued]:
         schedule = plan.schedule
@@ -157,16 +221,23 @@ class Scheduler:
             stop.wait(TICK_SECONDS)
 
 
-def scheduler_for(store: Store) -> Scheduler | None:
-    """Return a scheduler for the valid schedules of ``store``, or None when it has none.
+def runnable(schedules: Sequence[Schedule], alias: str) -> list[Schedule]:
+    """Return the valid schedules whose jobs go to backend ``alias``; log why invalid ones will not run."""
+    found = []
+    for schedule in schedules:
+        if faults := problems(schedule):
+            logger.error("%s; it will not run", " ".join(faults))
+        elif resolve(schedule).backend == alias:
+            found.append(schedule)
+    return found
 
-    Invalid schedules are left out with an error in the log (the system checks
-    report them at start-up, unless they were skipped).
+
+def scheduler_for(store: Store) -> Scheduler | None:
+    """Return a scheduler for the schedules of ``store``, or None when it has none and no database to add any.
+
+    Invalid declared schedules are left out with an error in the log (the
+    system checks report them at start-up, unless they were skipped).
     """
-    schedules = []
-    for schedule in declared().schedules:
-        if found := problems(schedule):
-            logger.error("%s; it will not run", " ".join(found))
-        elif resolve(schedule).backend == store.alias:
-            schedules.append(schedule)
-    return Scheduler(store, schedules) if schedules else None
+    schedules = runnable(declared().schedules, store.alias)
+    read_stored = stored.available()
+    return Scheduler(store, schedules, read_stored=read_stored) if schedules or read_stored else None

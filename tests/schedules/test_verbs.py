@@ -12,6 +12,7 @@ from django.core.management.base import SystemCheckError
 from django.utils import timezone
 
 from backroom.compat import task_backends
+from backroom.models import StoredSchedule
 from tests import tasks
 from tests.support import ROOT, job_count, schedule_runs, subprocess_env
 
@@ -41,6 +42,7 @@ def test_schedules_lists_last_and_next_run(store, settings):
     lines = backroom("schedules").splitlines()
     assert lines[0].split() == [
         "NAME",
+        "SOURCE",
         "TASK",
         "WHEN",
         "MISSED",
@@ -60,6 +62,25 @@ def test_schedules_lists_last_and_next_run(store, settings):
     assert "every 300s" in often and " never " in often and " all " in often
 
 
+def test_schedules_lists_database_schedules_with_their_source(store, settings):
+    settings.BACKROOM = {
+        "SCHEDULES": {"backroom.prune": None, "taken": {"task": "tests.tasks.noop", "interval": 60}}
+    }
+    common = {"task": "tests.tasks.noop", "backend": store}
+    StoredSchedule.objects.create(name="hourly", cron="0 * * * *", timezone="UTC", **common)
+    StoredSchedule.objects.create(name="paused", interval=timedelta(minutes=5), enabled=False, **common)
+    StoredSchedule.objects.create(name="taken", interval=timedelta(minutes=5), **common)
+    lines = backroom("schedules").splitlines()
+    rows = {line.split()[0]: line for line in lines[1:]}
+    assert rows["hourly"].split()[1] == "database" and "cron 0 * * * * (UTC)" in rows["hourly"]
+    assert "database (paused)" in rows["paused"] and rows["paused"].endswith(" paused")
+    # A declared schedule and a database row under one name: the declaration runs, the row says why not.
+    declared, shadowed = [line for line in lines if line.startswith("taken ")]
+    assert declared.split()[1] == "settings" and "every 60s" in declared
+    assert shadowed.split()[1] == "database" and "INVALID" in shadowed and "is the name of" in shadowed
+
+
+@pytest.mark.django_db
 def test_schedules_says_when_there_are_none(settings):
     settings.BACKROOM = {"SCHEDULES": {"backroom.prune": None}}
     assert backroom("schedules").strip() == "No schedules."

@@ -25,7 +25,9 @@ def handle(command: BaseCommand, **options: Any) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    names = ", ".join(s.name for s in scheduler.schedules)
-    command.stdout.write(f"scheduler running for {options['backend']!r}: {names}")
+    names = [s.name for s in scheduler.declared] + (
+        ["the database's schedules"] if scheduler.read_stored else []
+    )
+    command.stdout.write(f"scheduler running for {options['backend']!r}: {', '.join(names)}")
     scheduler.run(stop)
     return 0

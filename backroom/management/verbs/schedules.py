@@ -1,19 +1,15 @@
-"""``manage.py backroom schedules``: list the schedules with their last and next run."""
+"""``manage.py backroom schedules``: list the schedules with their source, last and next run."""
 
-from datetime import datetime, tzinfo
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
-from ...brokers.contract import Broker, SlotRun
-from ...scheduler.declaration import Schedule
-from ...scheduler.registry import declared, problems, resolve, zone
-from ...scheduler.slots import next_slot
-from .worker import backroom_store
+from ...scheduler.listing import Listed, listed
 
-HELP = "List the schedules in force, with their last and next run."
-COLUMNS = ("NAME", "TASK", "WHEN", "MISSED", "QUEUE", "BACKEND", "LAST RUN", "NEXT RUN")
+HELP = "List the schedules (declared and in the database), with their last and next run."
+COLUMNS = ("NAME", "SOURCE", "TASK", "WHEN", "MISSED", "QUEUE", "BACKEND", "LAST RUN", "NEXT RUN")
+TIME = "%Y-%m-%d %H:%M %Z"
 
 
 def add_arguments(parser: CommandParser) -> None:
@@ -21,9 +17,7 @@ def add_arguments(parser: CommandParser) -> None:
 
 
 def handle(command: BaseCommand, **options: Any) -> int:
-    now = timezone.now()
-    schedules = sorted(declared().schedules, key=lambda s: s.name)
-    rows = [_row(schedule, now) for schedule in schedules]
+    rows = [_row(entry) for entry in listed(timezone.now())]
     if not rows:
         command.stdout.write("No schedules.")
         return 0
@@ -35,25 +29,14 @@ def handle(command: BaseCommand, **options: Any) -> int:
     return 0
 
 
-def _row(schedule: Schedule, now: datetime) -> tuple[str, ...]:
-    if found := problems(schedule):
-        return (schedule.name, schedule.task, "INVALID", "", "", "", "", found[0])
-    task = resolve(schedule)
-    tz = zone(schedule)
-    when = schedule.every + (f" ({tz.key})" if schedule.cron is not None else "")
-    broker = backroom_store(task.backend).broker
-    last = broker.last_slots([schedule.name]).get(schedule.name)
-    upcoming = next_slot(schedule, now, tz).astimezone(tz)
+def _row(entry: Listed) -> tuple[str, ...]:
+    schedule = entry.schedule
+    source = schedule.source + (" (paused)" if entry.paused else "")
+    if entry.problem is not None:
+        return (schedule.name, source, schedule.task, "INVALID", "", "", "", "", entry.problem)
+    last = "never" if entry.last_run is None else f"{entry.last_run.strftime(TIME)} ({entry.last_status})"
+    upcoming = "paused" if entry.next_run is None else entry.next_run.strftime(TIME)
     return (
-        schedule.name, schedule.task, when, schedule.missed, task.queue_name, task.backend,
-        _last_run(last, broker, tz), upcoming.strftime("%Y-%m-%d %H:%M %Z"),
+        schedule.name, source, schedule.task, entry.when, schedule.missed, entry.queue_name,
+        entry.backend, last, upcoming,
     )  # fmt: skip
-
-
-def _last_run(last: SlotRun | None, broker: Broker, tz: tzinfo) -> str:
-    """The last slot enqueued, and how its job is doing."""
-    if last is None:
-        return "never"
-    job = broker.get(last.job_id)
-    status = job.status.lower() if job is not None else "pruned"
-    return f"{last.slot_at.astimezone(tz):%Y-%m-%d %H:%M %Z} ({status})"
