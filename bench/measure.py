@@ -1,5 +1,6 @@
-"""Timing helpers of the measurements and of bench/web_response.py: percentiles, medians, waits, HTTP."""
+"""Helpers of the measurements and of bench/web_response.py: percentiles, medians, waits, HTTP, ports."""
 
+import socket
 import statistics
 import time
 import urllib.request
@@ -40,3 +41,18 @@ def timed_open(
     with opener.open(request, timeout=timeout) as response:
         body = response.read()
     return (time.perf_counter() - started) * 1000, body, response.headers
+
+
+def answers(opener: urllib.request.OpenerDirector, url: str) -> bool:
+    """Whether ``url`` answers with a success (an error status or no server: False)."""
+    try:
+        timed_open(opener, url, timeout=5)
+    except OSError:
+        return False
+    return True
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

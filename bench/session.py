@@ -13,7 +13,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,7 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from best import PICKUP_PERCENTILES, SESSION_METRICS, Measurements
-from measure import percentile, timed_open, wait_until
+from measure import answers, free_port, percentile, timed_open, wait_until
 from systems import SYSTEMS, Scratch, System, Worker, running
 from systems.base import manage
 
@@ -146,20 +145,6 @@ def alive(process: subprocess.Popen[bytes]) -> bool:
     if process.poll() is not None:
         raise RuntimeError(f"{process.args!r} exited with code {process.returncode}: see its log")
     return True
-
-
-def answers(opener: urllib.request.OpenerDirector, url: str) -> bool:
-    try:
-        timed_open(opener, url, timeout=5)
-    except OSError:
-        return False
-    return True
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def tried(workers: Sequence[Worker], quick: bool) -> list[Worker]:
