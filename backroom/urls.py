@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .dashboard import actions, views
+from .dashboard import actions, schedules, views
 from .metrics.views import metrics
 
 app_name = "backroom"
@@ -16,5 +16,11 @@ urlpatterns = [
     path("failed/<str:verb>/confirm", actions.confirm_failed, name="confirm-failed"),
     path("failed/<str:verb>", actions.act_on_failed, name="act-on-failed"),
     path("workers/", views.workers, name="workers"),
+    path("schedules/", schedules.schedules, name="schedules"),
+    path("schedules/add", schedules.add_schedule, name="add-schedule"),
+    path("schedules/<int:pk>/", schedules.edit_schedule, name="edit-schedule"),
+    path("schedules/<int:pk>/pause", schedules.pause_schedule, name="pause-schedule"),
+    path("schedules/<int:pk>/resume", schedules.resume_schedule, name="resume-schedule"),
+    path("schedules/<int:pk>/delete", schedules.delete_schedule, name="delete-schedule"),
     path("metrics", metrics, name="metrics"),
 ]

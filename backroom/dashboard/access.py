@@ -1,8 +1,10 @@
 """Who may see the dashboard (``backroom.view_job``) and who may act on jobs (``backroom.change_job``).
 
 Like the admin: both permissions are for active staff, the change permission
-includes viewing, and superusers have both. Every page is sent uncacheable,
-so that arguments and tracebacks never sit in a browser's or a proxy's cache.
+includes viewing, and superusers have both. Database schedules are added,
+changed and deleted under the model's own permissions, as in the admin.
+Every page is sent uncacheable, so that arguments and tracebacks never sit in
+a browser's or a proxy's cache.
 """
 
 from collections.abc import Callable
@@ -20,6 +22,9 @@ from django.views.decorators.http import require_POST
 
 VIEW_PERMISSION = "backroom.view_job"
 CHANGE_PERMISSION = "backroom.change_job"
+ADD_SCHEDULE_PERMISSION = "backroom.add_storedschedule"
+CHANGE_SCHEDULE_PERMISSION = "backroom.change_storedschedule"
+DELETE_SCHEDULE_PERMISSION = "backroom.delete_storedschedule"
 
 View = Callable[..., HttpResponse]
 
@@ -45,8 +50,17 @@ def can_view(request: HttpRequest) -> bool:
     )
 
 
+def actor(request: HttpRequest) -> str:
+    """Who did something, for logs and job records."""
+    return f"{request.user.get_username()} (dashboard)"
+
+
+def may(request: HttpRequest, permission: str) -> bool:
+    return is_staff(request) and request.user.has_perm(permission)
+
+
 def can_act(request: HttpRequest) -> bool:
-    return is_staff(request) and request.user.has_perm(CHANGE_PERMISSION)
+    return may(request, CHANGE_PERMISSION)
 
 
 def viewer_required(view: View) -> View:
@@ -63,13 +77,22 @@ def viewer_required(view: View) -> View:
     return never_cache(guarded)
 
 
-def action(view: View) -> View:
-    """An action: POST only, CSRF-checked, and the change permission required."""
+def needing(permission: str, *, post_only: bool = True) -> Callable[[View], View]:
+    """Guard a view that changes something: CSRF-checked, ``permission`` required, and POST only
+    unless ``post_only`` is False (a form's page, shown on GET)."""
 
-    @wraps(view)
-    def permitted(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not can_act(request):
-            raise PermissionDenied(f"Acting on jobs needs the {CHANGE_PERMISSION} permission.")
-        return view(request, *args, **kwargs)
+    def guard(view: View) -> View:
+        @wraps(view)
+        def permitted(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not may(request, permission):
+                raise PermissionDenied(f"This needs the {permission} permission.")
+            return view(request, *args, **kwargs)
 
-    return viewer_required(require_POST(csrf_protect(permitted)))
+        checked = csrf_protect(permitted)
+        return viewer_required(require_POST(checked) if post_only else checked)
+
+    return guard
+
+
+#: An action on jobs: POST only, CSRF-checked, and the change permission required.
+action = needing(CHANGE_PERMISSION)

@@ -12,16 +12,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from ..brokers.contract import Cancelled
-from .access import CHANGE_PERMISSION, action, can_act, viewer_required
+from .access import CHANGE_PERMISSION, action, actor, can_act, viewer_required
 from .stores import Shown, page_context, shown_for
 
 logger = logging.getLogger(__name__)
 TEMPLATES = "backroom/dashboard/"
 BULK_VERBS = {"retry": "Retry", "delete": "Delete"}
-
-
-def _actor(request: HttpRequest) -> str:
-    return f"{request.user.get_username()} (dashboard)"
 
 
 def _to_job(store: Shown, job_id: UUID) -> HttpResponseRedirect:
@@ -32,7 +28,7 @@ def _to_job(store: Shown, job_id: UUID) -> HttpResponseRedirect:
 def retry_job(request: HttpRequest, job_id: UUID) -> HttpResponse:
     store = shown_for(request)
     if store.inspector.retry_job(str(job_id), timezone.now()):
-        logger.info("job id=%s retried by %s", job_id, _actor(request))
+        logger.info("job id=%s retried by %s", job_id, actor(request))
         messages.success(request, "The job is ready to run again.", fail_silently=True)
     else:
         messages.error(
@@ -47,13 +43,13 @@ def retry_job(request: HttpRequest, job_id: UUID) -> HttpResponse:
 @action
 def cancel_job(request: HttpRequest, job_id: UUID) -> HttpResponse:
     store = shown_for(request)
-    actor = _actor(request)
-    done = store.inspector.cancel(str(job_id), timezone.now(), by=actor)
+    by = actor(request)
+    done = store.inspector.cancel(str(job_id), timezone.now(), by=by)
     if done == Cancelled.CANCELLED:
-        logger.info("job id=%s cancelled by %s", job_id, actor)
+        logger.info("job id=%s cancelled by %s", job_id, by)
         messages.success(request, "The job is cancelled: no worker will run it.", fail_silently=True)
     elif done == Cancelled.REQUESTED:
-        logger.info("job id=%s asked to stop by %s", job_id, actor)
+        logger.info("job id=%s asked to stop by %s", job_id, by)
         messages.success(
             request,
             "The job is running: it was asked to stop, and stops if its task checks is_cancel_requested().",
@@ -102,6 +98,6 @@ def act_on_failed(request: HttpRequest, verb: str) -> HttpResponse:
     else:
         count = store.inspector.delete_failed(task)
         message = f"{count} failed job(s) of {task} were deleted."
-    logger.info("%s failed jobs task=%s count=%d by %s", verb, task, count, _actor(request))
+    logger.info("%s failed jobs task=%s count=%d by %s", verb, task, count, actor(request))
     messages.success(request, message, fail_silently=True)
     return HttpResponseRedirect(reverse("backroom:overview") + store.query())
