@@ -2,6 +2,7 @@
 
 import argparse
 import importlib.metadata
+import socket
 import subprocess
 import sys
 
@@ -22,6 +23,11 @@ BAD_OPTIONS = [
     (["worker", "--grace", "inf"], 2, "argument --grace: must be a number at least 0, not inf"),
     (["worker", "--metrics-port", "70000"], 2, "argument --metrics-port: must be at most 65535, not 70000"),
     (["worker", "--processes", "2", "--burst"], 1, "cannot be combined with --processes"),
+    (
+        ["worker", "--metrics-port", "0", "--metrics-host", "256.0.0.1"],
+        1,
+        "Cannot serve metrics on 256.0.0.1:0",
+    ),
     (["status", "--backend", "nope"], 1, "TASKS['nope'] is not a backroom backend"),
     (["retry"], 1, "Name job ids, or a task with --failed-of"),
     (["retry", "--backend", "nope", "some-id"], 1, "TASKS has no backend 'nope'"),
@@ -49,6 +55,20 @@ def test_a_bad_option_is_one_line_on_stderr(args, code, message, capsys, setting
     assert exit_.value.code == code
     assert out == ""
     assert len(err.splitlines()) == 1 and message in err, err
+
+
+def test_a_metrics_port_in_use_is_one_line(capsys):
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = str(taken.getsockname()[1])
+        with pytest.raises(SystemExit) as exit_:
+            execute_from_command_line(
+                ["manage.py", "backroom", "--skip-checks", "worker", "--metrics-port", port]
+            )
+    assert exit_.value.code == 1
+    assert (
+        capsys.readouterr().err
+        == f"CommandError: Cannot serve metrics on 127.0.0.1:{port}: Address already in use.\n"
+    )
 
 
 @pytest.mark.django_db(transaction=True, databases="__all__")

@@ -1,6 +1,7 @@
 """``manage.py backroom worker``: run tasks until stopped."""
 
 import logging
+import socket
 from typing import Any
 
 from django.conf import settings
@@ -95,6 +96,8 @@ def handle(command: BaseCommand, **options: Any) -> int:
         raise CommandError(
             "With --processes, use --metrics-port 0: each worker process serves on a free port it logs."
         )
+    if options["metrics_port"] is not None:
+        can_serve(options["metrics_host"], options["metrics_port"])
     log_to_stderr(options["verbosity"])
     one_line_per_job()
     worker_options = WorkerOptions(
@@ -128,6 +131,17 @@ def backroom_store(alias: str) -> Store:
         return store_for(alias)
     except NotBackroom as exc:
         raise CommandError(str(exc)) from None
+
+
+def can_serve(host: str, port: int) -> None:
+    """Refuse an address the metrics could not be served on, before any worker process starts."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the metrics server does
+            probe.bind((host, port))
+    except OSError as exc:
+        raise CommandError(f"Cannot serve metrics on {host}:{port}: {exc.strerror or exc}.") from None
 
 
 def log_to_stderr(verbosity: int) -> None:
