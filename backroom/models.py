@@ -117,7 +117,7 @@ class StoredSchedule(models.Model):
     # A value of backroom.scheduler.Missed (not imported: that package imports the backends, and they models).
     missed = models.CharField(max_length=6, default="latest")
     missed_limit = models.PositiveIntegerField(
-        default=100, help_text="With 'every missed slot': the most run."
+        default=100, help_text="With missed 'all': the most slots run at once."
     )
     enabled = models.BooleanField(default=True, help_text="Untick to pause: no slot is enqueued meanwhile.")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -25,7 +25,7 @@ class Migration(migrations.Migration):
                 ('priority', models.SmallIntegerField(blank=True, help_text="Blank: the task's own.", null=True)),
                 ('backend', models.CharField(blank=True, help_text="TASKS alias; blank: the task's own.", max_length=64)),
                 ('missed', models.CharField(default='latest', max_length=6)),
-                ('missed_limit', models.PositiveIntegerField(default=100, help_text="With 'every missed slot': the most run.")),
+                ('missed_limit', models.PositiveIntegerField(default=100, help_text="With missed 'all': the most slots run at once.")),
                 ('enabled', models.BooleanField(default=True, help_text='Untick to pause: no slot is enqueued meanwhile.')),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('updated_at', models.DateTimeField(auto_now=True)),

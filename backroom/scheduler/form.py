@@ -37,6 +37,7 @@ class ScheduleForm(forms.ModelForm):  # type: ignore[type-arg]
             "name", "task", "cron", "interval", "timezone", "args", "kwargs",
             "queue_name", "priority", "backend", "missed", "missed_limit", "enabled",
         ]  # fmt: skip
+        widgets = {"args": forms.Textarea(attrs={"rows": 2}), "kwargs": forms.Textarea(attrs={"rows": 2})}
 
     def clean_args(self) -> Any:
         return [] if self.cleaned_data["args"] is None else self.cleaned_data["args"]
