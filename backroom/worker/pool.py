@@ -144,15 +144,15 @@ class ThreadPool:
         with self._lock:
             return self._idle == 0 or self._alone_running()
 
-    def take_waiting(self, older_than: float | None = None) -> list[JobRecord]:
-        """Remove and return waiting jobs (those taken before ``older_than``, if given)."""
+    def take_waiting(self, older_than: float | None = None, keep: str | None = None) -> list[JobRecord]:
+        """Remove and return waiting jobs (those taken before ``older_than``, if given), but job ``keep``."""
         with self._lock:
-            if older_than is None:
-                taken = list(self._waiting)
-                self._waiting.clear()
-            else:
-                taken = [w for w in self._waiting if w.since < older_than]
-                self._waiting = collections.deque(w for w in self._waiting if w.since >= older_than)
+            kept: collections.deque[_Waiting] = collections.deque()
+            taken: list[_Waiting] = []
+            for waiting in self._waiting:
+                wanted = waiting.job.id != keep and (older_than is None or waiting.since < older_than)
+                (taken if wanted else kept).append(waiting)
+            self._waiting = kept
         return [w.job for w in taken]
 
     def running_count(self) -> int:

@@ -302,8 +302,6 @@ class Worker:
                 self._held.pop(t.job_id, None)
                 self._finished_jobs += 1
                 self._ahead_allowed = True
-                if t.job_id == self._alone:
-                    self._alone = None
         self.journal.written(refused)
         self._flush_at = None
 
@@ -314,7 +312,7 @@ class Worker:
         is not yet written still counts, so a worker killed at any moment holds
         at most ``concurrency + prefetch`` jobs.
         """
-        if self._alone is not None:
+        if self._alone in self._held:  # however it left (finished, refused, handed back), it frees the worker
             return 0
         held = len(self._held) - len(self.pool.abandoned())
         room = self.options.concurrency + self._ahead() - held
@@ -362,7 +360,8 @@ class Worker:
 
     def _hand_back_stale(self) -> None:
         """Hand back jobs held ahead that waited for a thread longer than PREFETCH_SECONDS."""
-        stale = self.pool.take_waiting(older_than=time.monotonic() - PREFETCH_SECONDS)
+        # A job that runs alone waits for the others to finish: that wait is its due, not staleness.
+        stale = self.pool.take_waiting(older_than=time.monotonic() - PREFETCH_SECONDS, keep=self._alone)
         if stale:
             self._release([self._held[job.id] for job in stale])
             self._ahead_allowed = False

@@ -118,9 +118,14 @@ class Workers:
     def wait_started(self, timeout: float = 60) -> None:
         wait_until(lambda: all(self.worker_id(p) for p in self.live), timeout, what="workers to start")
 
-    def kill_one(self, rng: random.Random) -> None:
-        """SIGKILL a random worker and start another in its place."""
-        victim = rng.choice(self.live)
+    def kill_one(self, rng: random.Random, busy_pid: int | None = None) -> None:
+        """SIGKILL a worker and start another in its place.
+
+        The victim is the worker with pid ``busy_pid`` (the one that last started
+        a job, so the kill lands mid-job) while it lives, else a random one.
+        """
+        busy = [process for process in self.live if process.pid == busy_pid]
+        victim = busy[0] if busy else rng.choice(self.live)
         victim.send(signal.SIGKILL)
         victim.wait()
         self.live.remove(victim)
@@ -163,8 +168,25 @@ def finished_records(store: str, job_ids: list[str], timeout: float) -> list[Any
         pending = still
         return not pending
 
-    wait_until(all_finished, timeout, interval=0.2, what=f"{len(job_ids)} jobs to finish")
+    try:
+        wait_until(all_finished, timeout, interval=0.2, what=f"{len(job_ids)} jobs to finish")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: {len(pending)} pending, {describe_pending(broker, pending)}") from None
     return [records[job_id] for job_id in job_ids]
+
+
+def describe_pending(broker: Any, job_ids: list[str]) -> str:
+    """What stuck jobs look like, counted by state, with a few in full: what a timed-out run must say."""
+    found = [broker.get(job_id) for job_id in job_ids]
+    states = Counter(
+        "gone" if r is None else f"{r.status}, orphaned {r.orphaned}, worker {r.worker_id}" for r in found
+    )
+    examples = [
+        f"{r.id} attempts={r.attempts} available_at={r.available_at:%H:%M:%S.%f} worker_ids={r.worker_ids}"
+        for r in found[:3]
+        if r is not None
+    ]
+    return f"by state {dict(states)}; for example {examples}"
 
 
 def run_chaos(
@@ -207,7 +229,8 @@ def run_chaos(
             else:
                 time.sleep(0.05)  # the driver's own pace, not a synchronisation
             if time.monotonic() >= next_kill:
-                pool.kill_one(rng)
+                latest = runs(using).order_by("-id").values_list("pid", flat=True).first()
+                pool.kill_one(rng, busy_pid=latest)
                 say(f"kill {len(pool.killed_ids)} at {time.monotonic() - started:.1f}s")
                 next_kill = max(next_kill + kill_every, time.monotonic() + kill_every / 2)
         if len(job_ids) < jobs:

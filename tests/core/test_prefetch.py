@@ -1,6 +1,7 @@
 """Holding jobs ahead of the free threads, and what readers see of them: READY, uncharged, until started."""
 
 import threading
+import time
 from datetime import timedelta
 
 from django.utils import timezone
@@ -228,3 +229,32 @@ def test_a_wake_up_during_a_claim_is_not_lost(store):
     assert stored_job(store, job_id).worker_id is None
     worker.run_once()
     assert stored_job(store, job_id).worker_id == worker.id
+
+
+def test_a_job_that_runs_alone_waits_for_the_running_ones_then_the_worker_goes_on(
+    store, worker_process, tmp_path
+):
+    """Held behind a running job, a job that runs alone is not handed back as stale, and frees the worker."""
+    broker = store_of(store).broker
+    gate = tmp_path / "gate"
+    running = tasks.wait_for_file.using(backend=store).enqueue(str(gate), "running", store)
+    worker = worker_process("--backend", store, "--concurrency", "2", "--poll-interval", "0.1")
+    wait_until(lambda: stored_job(store, running.id).status == "RUNNING", what="the first job to start")
+
+    # A job a lost worker once held, due now: the worker claims it while the first job still runs.
+    soon = timezone.now() + timedelta(seconds=1)
+    alone = tasks.record.using(backend=store, run_after=soon).enqueue("alone", store)
+    broker.claim("lost-worker", [], 1, soon, soon)
+    take_back(broker, broker.expired(soon + timedelta(seconds=1), 10), soon)
+    assert stored_job(store, alone.id).orphaned == 1
+    worker_id = stored_job(store, running.id).worker_id
+    wait_until(lambda: stored_job(store, alone.id).worker_id == worker_id, what="the worker to claim it")
+
+    deadline = time.monotonic() + 10 * PREFETCH_SECONDS
+    while time.monotonic() < deadline:  # it waits its turn, held: not handed back as a stale claim
+        assert stored_job(store, alone.id).worker_id == worker_id, worker.output()
+    gate.touch()
+    wait_until(lambda: stored_job(store, alone.id).status == "SUCCESSFUL", what="the job to run alone")
+    after = tasks.record.using(backend=store).enqueue("after", store)
+    wait_until(lambda: stored_job(store, after.id).status == "SUCCESSFUL", what="the worker to go on")
+    assert "runs alone" in worker.output()
