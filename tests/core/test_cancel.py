@@ -22,10 +22,10 @@ def test_a_cancelled_ready_job_never_runs(store, run_worker):
     assert result.status == TaskResultStatus.FAILED  # Django has no CANCELLED: FAILED with the reason
     assert result.errors[-1].exception_class_path == "backroom.exceptions.JobCancelled"
     assert stored_job(store, result.id).status == "CANCELLED"
-    assert (
-        status_payload(stored_job(store, result.id), now=timezone.now(), expose_return_value=False)["status"]
-        == "CANCELLED"
+    payload = status_payload(
+        stored_job(store, result.id), now=timezone.now(), expose_return_value=False, no_worker=False
     )
+    assert (payload["status"], payload["finished"]) == ("CANCELLED", True)
     assert backroom.cancel(result.id, backend=store) == backroom.Cancelled.FINISHED
     assert (
         backroom.cancel("00000000-0000-7000-8000-000000000000", backend=store) == backroom.Cancelled.UNKNOWN
