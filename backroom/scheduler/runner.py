@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 from django.db import DatabaseError
 from django.utils import timezone
 
+from ..brokers.database.connection import lacks_schema, schema_missing
 from ..compat import InvalidTask, Task, TaskResult, task_enqueued
 from ..exceptions import StoreError, StoreNotReady
 from ..jobs.results import ready_results
@@ -117,7 +118,8 @@ class Scheduler:
             found = None if fingerprint == self._seen else (fingerprint, stored.enabled())
         except DatabaseError as exc:
             if not self._unreadable:
-                logger.warning("database schedules unreadable, keeping those planned: %s", exc)
+                reason = schema_missing(exc) if lacks_schema(exc) else exc  # one line that says: migrate
+                logger.warning("database schedules unreadable, keeping those planned: %s", reason)
             self._unreadable = True
             stored.forget_connection()
             return None

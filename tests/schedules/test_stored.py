@@ -170,6 +170,7 @@ def test_an_unreadable_table_keeps_the_plans_until_it_is_back(caplog):
             assert [e.slot_at for e in running.tick(minute(1, 1))] == [minute(1)]
             assert [e.slot_at for e in running.tick(minute(2, 1))] == [minute(2)]
         assert caplog.text.count("database schedules unreadable") == 1
+        assert "run `python manage.py migrate`" in caplog.text  # a missing table says what to do
     finally:
         with connection.cursor() as cursor:
             cursor.execute("ALTER TABLE backroom_schedule_away RENAME TO backroom_schedule")
