@@ -1,7 +1,7 @@
 """Celery's ``apply_async`` on a backroom Task: Django's ``.using(...).enqueue(...)`` under Celery's names.
 
 The options that mean the same thing here are mapped; every other one is
-refused by name, because dropping ``link`` or ``expires`` in silence would
+refused by name, because dropping ``link`` or ``time_limit`` in silence would
 change what the caller's code does without telling anyone.
 """
 
@@ -14,12 +14,10 @@ from django.utils import timezone
 from .compat import Task, TaskResult
 
 #: The options of Celery's apply_async that mean the same thing in backroom.
-ACCEPTED = ("countdown", "eta", "queue", "priority")
+ACCEPTED = ("countdown", "eta", "queue", "priority", "expires")
 
 #: What to do instead, for the refused options people use most.
 INSTEAD = {
-    "expires": "backroom runs every job it stores, however late; cancel one with backroom.cancel(), "
-    "or pass the deadline as an argument and check it in the task",
     "link": "there are no chains: enqueue the next task at the end of this one",
     "link_error": "connect a receiver to Django's task_finished signal",
     "retry": "Celery's retries of sending; backroom's enqueue is one write that raises on failure",
@@ -34,7 +32,10 @@ INSTEAD = {
 def apply_async(
     task: Task, args: Sequence[Any] | None, kwargs: Mapping[str, Any] | None, options: Mapping[str, Any]
 ) -> TaskResult:
-    """Enqueue ``task(*args, **kwargs)`` with Celery's ``countdown``, ``eta``, ``queue`` and ``priority``."""
+    """Enqueue ``task(*args, **kwargs)`` with Celery's options that have a meaning here (``ACCEPTED``).
+
+    ``expires`` (seconds from now, or a datetime) becomes ``.using(expires=...)``.
+    """
     refused = sorted(set(options) - set(ACCEPTED))
     if refused:
         hints = "".join(f" {name}: {INSTEAD[name]}." for name in refused if name in INSTEAD)
@@ -51,5 +52,8 @@ def apply_async(
         if isinstance(countdown, bool) or not isinstance(countdown, (int, float)):
             raise TypeError(f"apply_async() countdown must be seconds (a number), not {countdown!r}.")
         eta = timezone.now() + timedelta(seconds=countdown)
-    configured = task.using(queue_name=options.get("queue"), priority=options.get("priority"), run_after=eta)
+    using: dict[str, Any] = {"queue_name": options.get("queue"), "priority": options.get("priority")}
+    if options.get("expires") is not None:
+        using["expires"] = options["expires"]  # backroom's option, checked like the others
+    configured = task.using(run_after=eta, **using)
     return configured.enqueue(*(args or ()), **(kwargs or {}))

@@ -34,6 +34,10 @@ class JobCancelled(Exception):
     """
 
 
+class JobExpired(Exception):
+    """Recorded on a job that no worker started before its ``expires`` time: it ends CANCELLED, never run."""
+
+
 class StoreError(Exception):
     """The job store refused a call."""
 

@@ -43,6 +43,8 @@ class Job(models.Model):
     cancel_requested = models.BooleanField(default=False)
     # How often a worker died holding the job: above 0, the job runs alone.
     orphaned = models.IntegerField(default=0)
+    # Not started by then, the job ends CANCELLED when a worker reaches it, never run.
+    expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "backroom_job"

@@ -1,4 +1,4 @@
-"""backroom's Task: Django's Task plus attempts, retry policy, timeout and unique key, and its decorator.
+"""backroom's Task: Django's Task plus attempts, retry, timeout, unique key and expiry, and its decorator.
 
 Its ``delay`` and ``apply_async`` are Celery's names for ``enqueue`` and ``using(...).enqueue``.
 """
@@ -17,7 +17,7 @@ from .jobs.records import JobRecord
 from .retry import RetryPolicy
 
 #: The options backroom adds to Django's Task.
-OPTIONS = ("max_attempts", "retry", "timeout", "unique_key")
+OPTIONS = ("max_attempts", "retry", "timeout", "unique_key", "expires")
 
 
 class OptionsIgnored(UserWarning):
@@ -35,6 +35,8 @@ class Task(compat.Task):
     retry: RetryPolicy | None = None
     timeout: float | timedelta | None = None
     unique_key: str | None = None
+    #: Not started by then (seconds or a timedelta from enqueue, or an aware datetime): CANCELLED, never run.
+    expires: float | timedelta | datetime | None = None
 
     def using(
         self,
@@ -47,6 +49,7 @@ class Task(compat.Task):
         retry: RetryPolicy | None = None,
         timeout: float | timedelta | None = None,
         unique_key: str | None = None,
+        expires: float | timedelta | datetime | None = None,
     ) -> "Task":
         """Create a new Task with modified defaults, backroom's options included."""
         options = {
@@ -58,6 +61,7 @@ class Task(compat.Task):
             "retry": retry,
             "timeout": timeout,
             "unique_key": unique_key,
+            "expires": expires,
         }
         changes = {name: value for name, value in options.items() if value is not None}
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -70,7 +74,8 @@ class Task(compat.Task):
         """Celery's ``apply_async``: ``using(...)`` under Celery's option names, then ``enqueue``.
 
         ``countdown`` (seconds) or ``eta`` set ``run_after``, ``queue`` the
-        queue name, ``priority`` Django's priority; any other option raises
+        queue name, ``priority`` Django's priority, ``expires`` (seconds or a
+        datetime) the expiry; any other option raises
         TypeError naming it (see docs/migrating.md).
         """
         return celery_style.apply_async(self, args, kwargs, options)
@@ -91,6 +96,7 @@ def task(
     retry: RetryPolicy | None = None,
     timeout: float | timedelta | None = None,
     unique_key: str | None = None,
+    expires: float | timedelta | datetime | None = None,
 ) -> Any:
     """Django's ``@task``, with backroom's options, on every Django backroom supports and every backend.
 
@@ -103,6 +109,7 @@ def task(
         "retry": retry,
         "timeout": timeout,
         "unique_key": unique_key,
+        "expires": expires,
     }
     given = {name: value for name, value in options.items() if value is not None}
 

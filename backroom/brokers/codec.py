@@ -205,5 +205,6 @@ def decode_job(raw: Mapping[str, Any], to_datetime: Callable[[Any], datetime | N
         cancel_requested=read.flag("cancel_requested"),
         orphaned=read.integer("orphaned", 0, 0, 2**31 - 1, missing_ok=True),
         defect=None,
+        expires_at=read.moment("expires_at"),
     )
     return replace(record, defect="; ".join(read.problems)) if read.problems else record

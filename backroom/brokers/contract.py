@@ -44,7 +44,9 @@ class Transition:
     is charged the attempt). ``status`` is RUNNING for a start alone, else how
     the attempt ended: SUCCESSFUL, FAILED, CANCELLED, or READY when another
     attempt follows at ``available_at``. ``lost`` marks an attempt ended by
-    its worker's death: the job runs alone from then on.
+    its worker's death: the job runs alone from then on. CANCELLED without
+    ``started_at`` on a job held but not started ends it unrun (it expired):
+    ``attempt`` is then the attempts it already had, so none is charged.
     """
 
     job_id: str

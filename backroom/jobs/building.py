@@ -9,7 +9,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.utils import timezone
@@ -23,11 +23,30 @@ from .records import JobBatch, NewJob
 QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 MAX_TASK_PATH = 255
 MAX_UNIQUE_KEY = 255
+
+
+#: The longest expiry given as a duration: any longer and the date it names would pass datetime's range.
+MAX_EXPIRES = timedelta(days=365 * 1000)
+
+
+def _expiry_problem(value: Any) -> str | None:
+    """None for an aware datetime or a positive duration; a naive datetime's zone would be a guess."""
+    if isinstance(value, datetime):
+        fits = timezone.is_aware(value)
+    else:  # compared before any conversion: a huge int would overflow a float
+        limit = MAX_EXPIRES if isinstance(value, timedelta) else MAX_EXPIRES.total_seconds()
+        fits = positive_number(value) is None and value <= limit
+    if fits:
+        return None
+    return "must be a positive number of seconds (up to 1,000 years), a timedelta or an aware datetime"
+
+
 # backroom's Task options and how to check them (plain Django Tasks have none).
 _OPTION_CHECKS: dict[str, Callable[[Any], str | None]] = {
     "max_attempts": attempt_count,
     "retry": retry_policy,
     "timeout": positive_number,
+    "expires": _expiry_problem,
 }
 _VARIANT = dict(zip("0123456789abcdef", "89ab89ab89ab89ab", strict=True))
 
@@ -58,6 +77,11 @@ def shown(value: Any, limit: int = 80) -> str:
     except Exception:  # noqa: BLE001 - an int past Python's digit limit, a broken __repr__: say its type
         text = f"<a {type(value).__name__}>"
     return text if len(text) <= limit else f"{text[:limit]}..."
+
+
+def expires_at(expires: float | timedelta | datetime, now: datetime) -> datetime:
+    """When a job enqueued at ``now`` expires: ``expires`` itself, or that long after ``now``."""
+    return expires if isinstance(expires, datetime) else now + timedelta(seconds=as_seconds(expires))
 
 
 def check_task(task: Any) -> None:
@@ -99,6 +123,7 @@ class JobFactory:
         """The fields all jobs of ``task`` enqueued at ``now`` share, with the options that apply resolved."""
         config = self.settings
         timeout = getattr(task, "timeout", None)  # a plain Django Task has none of backroom's options
+        expires = getattr(task, "expires", None)
         run_after = task.run_after
         return {
             "task_path": task.module_path,
@@ -110,6 +135,7 @@ class JobFactory:
             "max_attempts": getattr(task, "max_attempts", None) or config.max_attempts,
             "timeout_seconds": as_seconds(timeout) if timeout is not None else config.timeout_seconds,
             "retry": (getattr(task, "retry", None) or config.retry).to_json(),
+            "expires_at": None if expires is None else expires_at(expires, now),
         }
 
     def new_job(self, task: Any, args: Any, kwargs: Any) -> NewJob:

@@ -85,6 +85,7 @@ class NewJob:
     timeout_seconds: float | None
     retry: dict[str, Any]
     unique_key: str | None
+    expires_at: datetime | None = None  # not started by then: it ends CANCELLED, never run
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -107,6 +108,7 @@ class JobBatch:
     ids: Sequence[str]
     args: Sequence[str]
     kwargs: Sequence[str]
+    expires_at: datetime | None = None
 
     def chunks(self, rows: int, max_chars: int = 16_000_000) -> list[tuple[int, int]]:
         """Split the batch into (start, end) ranges of at most ``rows`` jobs and ``max_chars`` of arguments.
@@ -142,6 +144,7 @@ class JobBatch:
             timeout_seconds=self.timeout_seconds,
             retry=self.retry,
             unique_key=None,
+            expires_at=self.expires_at,
         )
 
 
@@ -181,6 +184,8 @@ class JobRecord:
     orphaned: int = 0
     #: What makes the stored job unrunnable (edited into nonsense), or None.
     defect: str | None = None
+    #: Not started by then, the job ends CANCELLED with ``JobExpired``, never run.
+    expires_at: datetime | None = None
 
     @property
     def next_attempt(self) -> int:

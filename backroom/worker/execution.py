@@ -21,7 +21,7 @@ from django.db import close_old_connections
 
 from ..brokers.contract import Broker, ClaimRef, Transition
 from ..compat import InvalidTask, Task, task_finished, task_started
-from ..exceptions import CorruptJob, JobCancelled, JobTimeout, UnknownTask
+from ..exceptions import CorruptJob, JobCancelled, JobExpired, JobTimeout, UnknownTask
 from ..jobs.json import dumps, loads, storable_text
 from ..jobs.records import ErrorRecord, JobRecord, JobStatus, error_path
 from ..jobs.results import task_result
@@ -162,6 +162,24 @@ class Executor:
             stop = JobCancelled("The task returned after it was asked to stop.")
             return self._finish(job, task, clock_start, error=stop, retry=False)
         return self._finish(job, task, clock_start, value=encoded)
+
+    def expired(self, held: JobRecord, now: datetime) -> Transition | None:
+        """The outcome of a held job past its ``expires_at`` (CANCELLED, never run, uncharged), else None."""
+        if held.expires_at is None or held.expires_at > now:
+            return None
+        logger.warning(
+            "job id=%s task=%s outcome=expired expires_at=%s", held.id, held.task_path, held.expires_at
+        )
+        path = error_path(JobExpired)
+        error = ErrorRecord(
+            exception_class_path=path,
+            traceback=f"{path}: not started by {held.expires_at.isoformat()}\n",
+            at=now,
+        )
+        return Transition(
+            job_id=held.id, queue_name=held.queue_name, attempt=held.attempts, status=JobStatus.CANCELLED,
+            finished_at=now, error=error,
+        )  # fmt: skip
 
     def crashed(self, held: JobRecord, started_at: datetime, exc: BaseException) -> Transition:
         """The outcome of a job whose execution failed inside backroom itself."""

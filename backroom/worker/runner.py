@@ -237,6 +237,10 @@ class Worker:
 
     def started(self, job: JobRecord, *, confirm: bool) -> datetime | None:
         at = self.clock()
+        expired = self.executor.expired(job, at)
+        if expired is not None:  # decided here, at its start: a job held ahead may expire while it waits
+            self.finished(expired)
+            return None
         if not confirm:
             if self.journal.started(job, at) == 1:
                 self._wake.set()  # the first report starts the flush timer

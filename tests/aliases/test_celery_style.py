@@ -64,6 +64,23 @@ def test_apply_async_without_options_is_enqueue(store, run_worker):
     assert result.return_value == 5
 
 
+def test_apply_async_expires_in_seconds_or_at_a_datetime(store, run_worker):
+    before = timezone.now()
+    in_seconds = tasks.record.using(backend=store).apply_async(("soon", store), expires=30)
+    deadline = timezone.now() + timedelta(minutes=5)
+    at_datetime = tasks.record.using(backend=store).apply_async(("later", store), expires=deadline)
+    job = stored_job(store, in_seconds.id)
+    assert before + timedelta(seconds=30) <= job.expires_at == job.enqueued_at + timedelta(seconds=30)
+    assert stored_job(store, at_datetime.id).expires_at == deadline
+    assert run_worker(store, clock=lambda: before + timedelta(minutes=1)) == 0
+    in_seconds.refresh()
+    at_datetime.refresh()
+    assert in_seconds.errors[-1].exception_class_path == "backroom.exceptions.JobExpired"
+    assert stored_job(store, in_seconds.id).status == "CANCELLED"
+    assert at_datetime.status == TaskResultStatus.SUCCESSFUL
+    assert list(runs(store).values_list("label", flat=True)) == ["later"]
+
+
 def test_celery_options_with_no_meaning_here_are_named():
     with pytest.raises(TypeError) as raised:
         tasks.add.apply_async(
@@ -71,10 +88,10 @@ def test_celery_options_with_no_meaning_here_are_named():
         )
     message = str(raised.value)
     assert message.startswith(
-        "apply_async() got option(s) with no meaning in backroom: expires, link, retry, routing_key, "
-        "serializer, task_id. It takes args, kwargs, countdown, eta, queue, priority."
+        "apply_async() got option(s) with no meaning in backroom: link, retry, routing_key, "
+        "serializer, task_id. It takes args, kwargs, countdown, eta, queue, priority, expires."
     )
-    assert "expires: backroom runs every job it stores, however late" in message
+    assert "link: there are no chains" in message
     with pytest.raises(TypeError, match=r"no meaning in backroom: time_limit\. .* use \.using\(timeout"):
         tasks.add.apply_async((1, 2), time_limit=30)
 

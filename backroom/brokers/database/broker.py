@@ -44,7 +44,7 @@ class DatabaseBroker:
         params = (
             codec.db_ids(connection, [job.id])[0], job.task_path, job.queue_name, job.priority, job.args,
             job.kwargs, adapt(job.run_after), adapt(job.available_at), adapt(job.enqueued_at),
-            job.max_attempts, job.timeout_seconds, dumps(job.retry), job.unique_key,
+            job.max_attempts, job.timeout_seconds, dumps(job.retry), job.unique_key, adapt(job.expires_at),
         )  # fmt: skip
         with db.cursor(f"enqueue {job.task_path}") as cursor:
             # A unique key can be freed between the conflict and the look-up; try again then.
@@ -63,7 +63,7 @@ class DatabaseBroker:
         shared = [
             batch.task_path, batch.queue_name, batch.priority, db.time(batch.run_after),
             db.time(batch.available_at), db.time(batch.enqueued_at), batch.max_attempts,
-            batch.timeout_seconds, dumps(batch.retry),
+            batch.timeout_seconds, dumps(batch.retry), db.time(batch.expires_at),
         ]  # fmt: skip
         ids = codec.db_ids(db.connection, batch.ids)
         chunks = batch.chunks(db.dialect.batch_rows(db.connection, 3, len(shared)))

@@ -15,16 +15,17 @@ JOB_COLUMNS: tuple[str, ...] = (
     "id", "task_path", "queue_name", "priority", "status", "args", "kwargs", "run_after",
     "available_at", "enqueued_at", "started_at", "last_attempted_at", "finished_at", "attempts",
     "max_attempts", "timeout_seconds", "retry", "unique_key", "worker_id", "worker_ids", "errors",
-    "return_value", "progress", "cancel_requested", "orphaned",
+    "return_value", "progress", "cancel_requested", "orphaned", "expires_at",
 )  # fmt: skip
-TIME_COLUMNS = frozenset(
-    ("run_after", "available_at", "enqueued_at", "started_at", "last_attempted_at", "finished_at")
-)
+TIME_COLUMNS = frozenset((
+    "run_after", "available_at", "enqueued_at", "started_at", "last_attempted_at", "finished_at",
+    "expires_at",
+))  # fmt: skip
 #: The columns a new job is inserted with; the rest take their defaults or NULL.
 INSERT_COLUMNS: tuple[str, ...] = (
     "id", "task_path", "queue_name", "priority", "status", "args", "kwargs", "run_after",
     "available_at", "enqueued_at", "attempts", "max_attempts", "timeout_seconds", "retry", "unique_key",
-    "worker_ids", "errors", "cancel_requested", "orphaned",
+    "worker_ids", "errors", "cancel_requested", "orphaned", "expires_at",
 )  # fmt: skip
 #: A batch of transitions (see contract.Transition), one row each.
 TRANSITION_COLUMNS: Columns = (
@@ -66,7 +67,7 @@ class Statements:
         insert, ignore = d.insert_ignore
         values = (
             f"%s, %s, %s, %s, 'READY', {d.json_param}, {d.json_param}, %s, %s, %s, 0, %s, %s, "
-            f"{d.json_param}, %s, '[]', '[]', {d.false}, 0"
+            f"{d.json_param}, %s, '[]', '[]', {d.false}, 0, %s"
         )
         self.insert = d.with_notify(
             f"{insert} backroom_job ({', '.join(INSERT_COLUMNS)}) VALUES ({values}){ignore}"
@@ -188,6 +189,9 @@ class Statements:
             "(t.t_started_at IS NOT NULL AND backroom_job.status = 'READY' "
             f"AND {attempts} = t.t_attempt - 1) OR "
             "(t.t_started_at IS NULL AND backroom_job.status = 'RUNNING' "
+            f"AND {attempts} = t.t_attempt) OR "
+            # A held job that expired before it started: CANCELLED, no attempt charged.
+            "(t.t_started_at IS NULL AND t.t_status = 'CANCELLED' AND backroom_job.status = 'READY' "
             f"AND {attempts} = t.t_attempt))"
         )
         sql = d.update_from(d.table(TRANSITION_COLUMNS, count), assignments, condition)
@@ -221,7 +225,7 @@ class Statements:
         d = self.dialect
         shared = (
             f"%s, %s, %s, 'READY', {d.json('t.t_args')}, {d.json('t.t_kwargs')}, %s, %s, %s, 0, %s, %s, "
-            f"{d.json_param}, NULL, '[]', '[]', {d.false}, 0"
+            f"{d.json_param}, NULL, '[]', '[]', {d.false}, 0, %s"
         )
         return d.insert_many(", ".join(INSERT_COLUMNS), shared, count)
 

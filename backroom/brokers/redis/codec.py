@@ -61,6 +61,8 @@ def new_job_fields(job: NewJob) -> dict[str, str]:
         fields["timeout_seconds"] = repr(float(job.timeout_seconds))
     if job.unique_key is not None:
         fields["unique_key"] = job.unique_key
+    if job.expires_at is not None:
+        fields["expires_at"] = micros(job.expires_at)
     return fields
 
 

@@ -11,7 +11,10 @@ for i = 4, #ARGV, 9 do
     ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7], ARGV[i + 8]
   local k = job_key(base, id)
   local job = redis.call('HMGET', k, 'status', 'worker_id', 'attempts', 'unique_key', 'worker_ids', 'errors')
-  if not holds(job, owner, attempt, started_at == '') then
+  -- A CANCELLED end with no start: a held job that expired before it started, its attempts unchanged.
+  local unstarted = started_at == '' and status == 'CANCELLED' and job[1] == 'READY'
+  local claimed = unstarted and tostring(tonumber(attempt) + 1) or attempt
+  if not holds(job, owner, claimed, started_at == '' and not unstarted) then
     refused[#refused + 1] = id
   else
     -- One HSET for every field written: a batch of outcomes runs this once per job.
