@@ -4,7 +4,6 @@ Project-wide settings that belong to no backend (schedules, retention) live
 in ``settings.BACKROOM``, read through ``backroom_setting``.
 """
 
-import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -43,11 +42,16 @@ class BackendSettings:
 # Checks shared by OPTIONS and task options: each returns what is wrong, or None.
 
 
+#: The longest duration any option takes: longer ones name dates past datetime's range (or a float's).
+MAX_SECONDS = 1000 * 366 * 24 * 3600
+
+
 def positive_number(value: Any) -> str | None:
     if isinstance(value, timedelta):
         value = value.total_seconds()
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
-        return "must be a positive number (of seconds)"  # NaN and infinity fail the comparison too
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= MAX_SECONDS:
+        # NaN and infinity fail the comparison too; a huge int fails it before any float conversion.
+        return "must be a positive number (of seconds, up to 1,000 years)"
     return None
 
 

@@ -25,18 +25,11 @@ MAX_TASK_PATH = 255
 MAX_UNIQUE_KEY = 255
 
 
-#: The longest expiry given as a duration: any longer and the date it names would pass datetime's range.
-MAX_EXPIRES = timedelta(days=365 * 1000)
-
-
 def _expiry_problem(value: Any) -> str | None:
     """None for an aware datetime or a positive duration; a naive datetime's zone would be a guess."""
-    if isinstance(value, datetime):
-        fits = timezone.is_aware(value)
-    else:  # compared before any conversion: a huge int would overflow a float
-        limit = MAX_EXPIRES if isinstance(value, timedelta) else MAX_EXPIRES.total_seconds()
-        fits = positive_number(value) is None and value <= limit
-    if fits:
+    if isinstance(value, datetime) and timezone.is_aware(value):
+        return None
+    if not isinstance(value, datetime) and positive_number(value) is None:
         return None
     return "must be a positive number of seconds (up to 1,000 years), a timedelta or an aware datetime"
 

@@ -105,7 +105,9 @@ def test_a_loop_started_before_migrate_waits_for_it_then_goes_to_work(
         wait_until(lambda: f"job id={job_id} task=tests.tasks.noop outcome=successful" in loop.output())
     loop.send(signal.SIGTERM)
     assert loop.wait() == 0, loop.output()
-    assert loop.output().count(MIGRATE) == 1, loop.output()
+    said = [line for line in loop.output().splitlines() if MIGRATE in line]
+    # Said once by the loop (and once more by the scheduler, whose database schedules wait for it too).
+    assert said and len(said) == len(set(said)), loop.output()
 
 
 def test_the_wait_is_said_at_first_then_once_a_minute(caplog):
