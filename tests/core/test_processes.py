@@ -15,11 +15,15 @@ from tests.support import runs, stored_job, wait_until, worker_count
 
 
 def _listening(alias):
-    """Whether a session on this database has run LISTEN (the worker's listener)."""
+    """Whether a session on this database has run LISTEN (the worker's listener), and it took effect.
+
+    Idle, not active: a LISTEN counts from its commit, and a NOTIFY committed
+    while it still runs is not delivered to it.
+    """
     with connections[alias].cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND query LIKE 'LISTEN %%' AND pid <> pg_backend_pid()"
+            "AND query LIKE 'LISTEN %%' AND state = 'idle' AND pid <> pg_backend_pid()"
         )
         return cursor.fetchone()[0] > 0
 
