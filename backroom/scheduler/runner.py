@@ -26,10 +26,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db import DatabaseError
 from django.utils import timezone
 
-from ..brokers.database.connection import lacks_schema, schema_missing
 from ..compat import InvalidTask, Task, TaskResult, task_enqueued
 from ..exceptions import StoreError, StoreNotReady
 from ..jobs.results import ready_results
@@ -116,12 +114,10 @@ class Scheduler:
         try:
             fingerprint = stored.fingerprint()
             found = None if fingerprint == self._seen else (fingerprint, stored.enabled())
-        except DatabaseError as exc:
+        except StoreError as exc:  # a missing table says: run migrate
             if not self._unreadable:
-                reason = schema_missing(exc) if lacks_schema(exc) else exc  # one line that says: migrate
-                logger.warning("database schedules unreadable, keeping those planned: %s", reason)
+                logger.warning("database schedules unreadable, keeping those planned: %s", exc)
             self._unreadable = True
-            stored.forget_connection()
             return None
         if self._unreadable:
             logger.info("database schedules readable again")

@@ -21,6 +21,7 @@ from django.db import connections, router
 from django.db.models import Count, Max, QuerySet
 from django.utils import timezone
 
+from ..brokers.database.connection import Database
 from ..models import StoredSchedule
 from .declaration import Schedule, Source
 from .registry import Fault, faults
@@ -35,20 +36,23 @@ def available() -> bool:
     return connections[alias].settings_dict["ENGINE"] != "django.db.backends.dummy"
 
 
-def forget_connection() -> None:
-    """Drop a connection an error left unusable, so that the next read opens a new one."""
-    connections[router.db_for_read(StoredSchedule)].close_if_unusable_or_obsolete()
+def _database() -> Database:
+    """Where the rows live, whose errors become backroom's store errors (a missing table: run migrate)."""
+    return Database(router.db_for_read(StoredSchedule))
 
 
 def fingerprint() -> Fingerprint:
     """Read what changes whenever a row is added, edited, paused or deleted, in one cheap query."""
-    found = StoredSchedule.objects.aggregate(count=Count("id"), latest=Max("updated_at"))
+    with _database().errors("read the database schedules"):
+        found = StoredSchedule.objects.aggregate(count=Count("id"), latest=Max("updated_at"))
     return found["count"], found["latest"]
 
 
 def enabled() -> list[Schedule]:
     """Read the schedules that are not paused."""
-    return [as_schedule(row) for row in StoredSchedule.objects.filter(enabled=True)]
+    with _database().errors("read the database schedules"):
+        rows = list(StoredSchedule.objects.filter(enabled=True))
+    return [as_schedule(row) for row in rows]
 
 
 def set_enabled(rows: QuerySet[StoredSchedule], enabled: bool) -> int:
