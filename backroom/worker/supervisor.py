@@ -35,6 +35,8 @@ PARENT_CHECK_SECONDS = 1.0
 # Fork: a child starts in milliseconds, sharing the imported code; the parent
 # holds no connection and runs no thread, so nothing unsafe is copied.
 _FORK = multiprocessing.get_context("fork")
+#: What stops a supervisor and its workers.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 class Supervisor:
@@ -56,7 +58,7 @@ class Supervisor:
         wake_read, wake_write = os.pipe()
         os.set_blocking(wake_write, False)
         previous_wakeup = signal.set_wakeup_fd(wake_write)
-        for signum in (signal.SIGTERM, signal.SIGINT):
+        for signum in STOP_SIGNALS:
             signal.signal(signum, self._on_signal)
         try:
             for _ in range(self.processes):
@@ -133,7 +135,13 @@ class Supervisor:
 
     def _start_child(self) -> None:
         child = _FORK.Process(target=_run_child, args=(self.make_worker, os.getpid()), name="backroom-worker")
-        child.start()
+        # A child inherits the supervisor's handlers: a SIGTERM passed on before it installs the worker's
+        # would be swallowed and the child run on. Blocked from the fork, it waits for them instead.
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            child.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         self.children[child] = time.monotonic()
 
 
@@ -142,6 +150,7 @@ def _run_child(make_worker: Callable[[], Worker], parent_pid: int) -> None:
     signal.set_wakeup_fd(-1)
     worker = make_worker()
     install_signal_handlers(worker)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # one sent meanwhile is handled now
     threading.Thread(
         target=_watch_parent, args=(worker, parent_pid), name="backroom-parent", daemon=True
     ).start()

@@ -1,13 +1,16 @@
 """Workers that recycle themselves under the supervisor lose nothing and charge nothing."""
 
+import os
 import re
 import signal
 
 import pytest
 from django.core.management import CommandError, call_command
 
+from backroom.backends.stores import store_for
 from backroom.compat import task_backends
 from backroom.worker.runner import Worker, WorkerOptions
+from backroom.worker.supervisor import Supervisor
 from tests import tasks
 from tests.chaos import tasks as chaos_tasks
 from tests.support import runs, stored_job, wait_until
@@ -71,3 +74,21 @@ def test_a_signal_while_recycling_is_a_first_request_not_a_second():
     assert not worker.abort.is_set()
     worker.request_stop()
     assert worker.abort.is_set()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stop_sent_while_a_worker_process_starts_is_not_lost(tmp_path):
+    """A SIGTERM passed on before a new worker process installs its handlers waits for them."""
+    gate = tmp_path / "gate"
+
+    def make_worker():
+        wait_until(gate.exists, timeout=30, what="the test's signal")  # a slow start: the signal comes first
+        return Worker(store_for("default"), WorkerOptions(concurrency=1))
+
+    supervisor = Supervisor(1, make_worker)
+    supervisor._start_child()
+    [child] = supervisor.children
+    os.kill(child.pid, signal.SIGTERM)
+    gate.touch()
+    child.join(timeout=30)
+    assert child.exitcode == 0  # stopped gracefully, neither killed by the signal nor running on
