@@ -11,7 +11,7 @@ differently.
 
 import ast
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, timedelta
 from enum import StrEnum
@@ -59,14 +59,15 @@ def celery_schedules() -> list[Found]:
     entries = getattr(settings, SETTING, None) or {}
     if not isinstance(entries, Mapping):
         return [Found(SETTING, None, "must be a dict of name -> entry")]
-    found = []
-    for name, entry in entries.items():
-        origin = f"{SETTING}[{name!r}]"
-        try:
-            found.append(Found(origin, {**_DEFAULTS, "name": name, **_from_celery(entry)}))
-        except Unconvertible as exc:
-            found.append(Found(origin, None, str(exc)))
-    return found
+    return [_found(f"{SETTING}[{name!r}]", name, _from_celery, entry) for name, entry in entries.items()]
+
+
+def _found(origin: str, name: str, convert: Callable[[Any], dict[str, Any]], entry: Any) -> Found:
+    """One entry converted into a schedule's fields, or the reason it cannot be."""
+    try:
+        return Found(origin, {**_DEFAULTS, "name": name, **convert(entry)})
+    except Unconvertible as exc:
+        return Found(origin, None, str(exc))
 
 
 def _from_celery(entry: Any) -> dict[str, Any]:
@@ -144,11 +145,7 @@ def django_q_schedules(using: str = DEFAULT_DB_ALIAS) -> list[Found]:
     found = []
     for row in rows:
         name = row.get("name") or f"django-q-{row['id']}"
-        origin = f"{DJANGO_Q_TABLE} {name!r} (id {row['id']})"
-        try:
-            found.append(Found(origin, {**_DEFAULTS, "name": name, **_from_django_q(row)}))
-        except Unconvertible as exc:
-            found.append(Found(origin, None, str(exc)))
+        found.append(_found(f"{DJANGO_Q_TABLE} {name!r} (id {row['id']})", name, _from_django_q, row))
     return found
 
 
