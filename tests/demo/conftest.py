@@ -140,3 +140,15 @@ def demo(tmp_path_factory, migrated_db):
 
 def unique_email(label: str) -> str:
     return f"{label}-{time.monotonic_ns()}@example.com"
+
+
+def sign_up(page: Any, url: str, label: str) -> str:
+    """Sign a new address up on the demo's page at ``url``; return it once the page says registered."""
+    from playwright.sync_api import expect  # only the browser tests need it
+
+    email = unique_email(label)
+    page.goto(url)
+    page.fill("#id_email", email)
+    page.click("button[type=submit]")
+    expect(page.locator("h1")).to_have_text("User registered")
+    return email

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from tests.support import wait_until
 
-from .conftest import EXAMPLE, unique_email
+from .conftest import EXAMPLE, sign_up
 
 NO_WORKER = "waiting for a worker, none is running"
 
@@ -38,11 +38,7 @@ def test_no_worker_then_a_worker_then_the_dashboard(start_demo, page):
     username, password = _printed(r"^  staff login +user (\S+), password (\S+)$", output)
     (command,) = _printed(r"^  worker +not started \(--no-worker\); start one with (.+)$", output)
 
-    email = unique_email("no-worker")
-    page.goto(demo.url("/"))
-    page.fill("#id_email", email)
-    page.click("button[type=submit]")
-    expect(page.locator("h1")).to_have_text("User registered")
+    email = sign_up(page, demo.url("/"), "no-worker")
     page.evaluate("window.sameDocument = true")  # lost if the page reloads
     expect(page.locator("#email-status")).to_have_text(NO_WORKER)
 

@@ -6,7 +6,7 @@ from playwright.sync_api import expect
 
 from tests.support import ROOT, wait_until
 
-from .conftest import unique_email
+from .conftest import sign_up
 
 ARTIFACTS = ROOT / "test-artifacts"
 SINK_DELAY_MS = 1500  # the sink's default
@@ -20,11 +20,7 @@ def _milliseconds(page, selector: str) -> float:
 
 
 def test_signup_shows_the_welcome_email_sent_live(demo, page):
-    email = unique_email("live")
-    page.goto(demo.url("/"))
-    page.fill("#id_email", email)
-    page.click("button[type=submit]")
-    expect(page.locator("h1")).to_have_text("User registered")
+    email = sign_up(page, demo.url("/"), "live")
     page.evaluate("window.sameDocument = true")  # lost if the page reloads
 
     expect(page.locator("#email-status")).to_have_text("sent", timeout=30_000)
@@ -47,11 +43,7 @@ def test_signup_shows_the_welcome_email_sent_live(demo, page):
 
 
 def test_sync_mode_waits_for_the_mail_server(demo, page):
-    email = unique_email("sync")
-    page.goto(demo.url("/?mode=sync"))
-    page.fill("#id_email", email)
-    page.click("button[type=submit]")
-    expect(page.locator("h1")).to_have_text("User registered")
+    email = sign_up(page, demo.url("/?mode=sync"), "sync")
     expect(page.locator("#email-status")).to_have_text("sent")
     assert _milliseconds(page, "#server-ms") >= SINK_DELAY_MS
     assert _milliseconds(page, "#ttfb") >= SINK_DELAY_MS

@@ -6,18 +6,14 @@ import urllib.request
 
 from playwright.sync_api import expect
 
-from .conftest import unique_email
+from .conftest import sign_up
 
 RETRYING = re.compile(r"failed, retrying at \d\d:\d\d:\d\d$")
 
 
 def test_email_retries_until_the_sink_is_back(start_demo, page):
     demo = start_demo("--no-sink").wait_ready()
-    email = unique_email("retry")
-    page.goto(demo.url("/"))
-    page.fill("#id_email", email)
-    page.click("button[type=submit]")
-    expect(page.locator("h1")).to_have_text("User registered")
+    email = sign_up(page, demo.url("/"), "retry")
 
     page.locator("#timeline li", has_text=RETRYING).first.wait_for(timeout=30_000)
     demo.start_sink(delay=0.1)
