@@ -239,7 +239,7 @@ class ThreadPool:
                 return
             started_at = self._events.started(running.job, confirm=runs_alone(running.job))
             if started_at is None:
-                self._forget(running)  # the store took the job back meanwhile: it must not run here
+                self._forget(running)  # taken back meanwhile, or expired: it must not run here
                 continue
             running.started_at = started_at
             if self._done(running, self._run(running, started_at)):
