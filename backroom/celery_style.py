@@ -7,11 +7,14 @@ change what the caller's code does without telling anyone.
 
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
-from .compat import Task, TaskResult
+from .compat import TaskResult
+
+if TYPE_CHECKING:  # backroom.task imports this module
+    from .task import Task
 
 #: The options of Celery's apply_async that mean the same thing in backroom.
 ACCEPTED = ("countdown", "eta", "queue", "priority", "expires")
@@ -30,7 +33,7 @@ INSTEAD = {
 
 
 def apply_async(
-    task: Task, args: Sequence[Any] | None, kwargs: Mapping[str, Any] | None, options: Mapping[str, Any]
+    task: "Task", args: Sequence[Any] | None, kwargs: Mapping[str, Any] | None, options: Mapping[str, Any]
 ) -> TaskResult:
     """Enqueue ``task(*args, **kwargs)`` with Celery's options that have a meaning here (``ACCEPTED``).
 
@@ -52,8 +55,10 @@ def apply_async(
         if isinstance(countdown, bool) or not isinstance(countdown, (int, float)):
             raise TypeError(f"apply_async() countdown must be seconds (a number), not {countdown!r}.")
         eta = timezone.now() + timedelta(seconds=countdown)
-    using: dict[str, Any] = {"queue_name": options.get("queue"), "priority": options.get("priority")}
-    if options.get("expires") is not None:
-        using["expires"] = options["expires"]  # backroom's option, checked like the others
-    configured = task.using(run_after=eta, **using)
+    configured = task.using(  # options left None keep the task's own; expires is checked like the others
+        run_after=eta,
+        queue_name=options.get("queue"),
+        priority=options.get("priority"),
+        expires=options.get("expires"),
+    )
     return configured.enqueue(*(args or ()), **(kwargs or {}))
