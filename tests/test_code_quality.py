@@ -83,3 +83,24 @@ def test_names_are_imported_from_data_in_known_places_only():
 def test_package_ships_type_information():
     assert (PACKAGE / "py.typed").exists()
     assert Path(PACKAGE / "py.typed").read_text() == ""
+
+
+#: A driver's errors, or Django's database errors: only the brokers may catch them.
+STORE_ERRORS = re.compile(
+    r"^\s*(from|import) (psycopg|redis|MySQLdb|sqlite3)\b|^\s*from django\.db(\.utils)? import .*Error"
+)
+
+
+def test_only_the_brokers_see_a_drivers_errors():
+    """Above the brokers, an outage is StoreUnavailable and a missing table StoreNotReady, on every store."""
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if "brokers" not in path.relative_to(PACKAGE).parts
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if STORE_ERRORS.search(line)
+    ]
+    assert offenders == []
+    assert STORE_ERRORS.search("from django.db import DatabaseError, connections")
+    assert STORE_ERRORS.search("import redis.exceptions")
+    assert not STORE_ERRORS.search("from django.db import connections, router")

@@ -21,9 +21,10 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils.dateparse import parse_datetime
 
+from ..brokers.database.connection import Database
 from ..models import StoredSchedule
 from .form import ScheduleForm
-from .stored import as_schedule
+from .stored import as_schedule, store_errors
 
 SETTING = "CELERY_BEAT_SCHEDULE"
 DJANGO_Q_TABLE = "django_q_schedule"
@@ -136,12 +137,13 @@ def _cron_field(value: Any) -> str:
 def django_q_schedules(using: str = DEFAULT_DB_ALIAS) -> list[Found]:
     """Read Django-Q2's schedules from its table, when the database ``using`` has it."""
     connection = connections[using]
-    if DJANGO_Q_TABLE not in connection.introspection.table_names():
-        return []
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT * FROM {connection.ops.quote_name(DJANGO_Q_TABLE)} ORDER BY id")
-        columns = [column[0] for column in cursor.description]
-        rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    with Database(using).errors(f"read Django-Q2's {DJANGO_Q_TABLE} table"):
+        if DJANGO_Q_TABLE not in connection.introspection.table_names():
+            return []
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(DJANGO_Q_TABLE)} ORDER BY id")
+            columns = [column[0] for column in cursor.description]
+            rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
     found = []
     for row in rows:
         name = row.get("name") or f"django-q-{row['id']}"
@@ -230,13 +232,14 @@ def save(found: Found, *, dry_run: bool = False) -> tuple[Outcome, str]:
     """Create the database schedule ``found`` describes, unless one has its name; say what happened."""
     if found.values is None:
         return Outcome.NOT_CONVERTED, found.reason
-    if StoredSchedule.objects.filter(name=found.values["name"]).exists():
-        return Outcome.EXISTS, ""
-    form = ScheduleForm(data=found.values)
-    if not form.is_valid():
-        why = "; ".join(str(message) for messages in form.errors.values() for message in messages)
-        return Outcome.NOT_CONVERTED, why
-    schedule = as_schedule(form.save(commit=not dry_run))
+    with store_errors("save a database schedule"):
+        if StoredSchedule.objects.filter(name=found.values["name"]).exists():
+            return Outcome.EXISTS, ""
+        form = ScheduleForm(data=found.values)
+        if not form.is_valid():
+            why = "; ".join(str(message) for messages in form.errors.values() for message in messages)
+            return Outcome.NOT_CONVERTED, why
+        schedule = as_schedule(form.save(commit=not dry_run))
     detail = f"{schedule.name!r}: {schedule.task}, {schedule.every}"
     if schedule.cron is not None:
         detail += f" ({schedule.timezone or settings.TIME_ZONE})"

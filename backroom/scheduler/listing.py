@@ -13,7 +13,7 @@ from ..models import StoredSchedule
 from .declaration import Schedule
 from .registry import declared, problems, resolve, zone
 from .slots import next_slot
-from .stored import as_schedule, available, stored_faults
+from .stored import as_schedule, available, store_errors, stored_faults
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -36,7 +36,9 @@ def listed(now: datetime) -> list[Listed]:
     """List every schedule by name, a database one after a declared one of the same name."""
     declared_schedules = declared().schedules
     entries = [_listed(schedule, problems(schedule), now) for schedule in declared_schedules]
-    for row in StoredSchedule.objects.all() if available() else []:
+    with store_errors("list the database schedules"):
+        rows = list(StoredSchedule.objects.all()) if available() else []
+    for row in rows:
         schedule = as_schedule(row)
         found = [
             f"{schedule.origin}: {fault.message}" for fault in stored_faults(schedule, declared_schedules)

@@ -15,6 +15,7 @@ many rows.
 """
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 
 from django.db import connections, router
@@ -36,21 +37,21 @@ def available() -> bool:
     return connections[alias].settings_dict["ENGINE"] != "django.db.backends.dummy"
 
 
-def _database() -> Database:
-    """Where the rows live, whose errors become backroom's store errors (a missing table: run migrate)."""
-    return Database(router.db_for_read(StoredSchedule))
+def store_errors(doing: str) -> AbstractContextManager[None]:
+    """Turn the errors of the schedules' database into backroom's store errors (no table: run migrate)."""
+    return Database(router.db_for_read(StoredSchedule)).errors(doing)
 
 
 def fingerprint() -> Fingerprint:
     """Read what changes whenever a row is added, edited, paused or deleted, in one cheap query."""
-    with _database().errors("read the database schedules"):
+    with store_errors("read the database schedules"):
         found = StoredSchedule.objects.aggregate(count=Count("id"), latest=Max("updated_at"))
     return found["count"], found["latest"]
 
 
 def enabled() -> list[Schedule]:
     """Read the schedules that are not paused."""
-    with _database().errors("read the database schedules"):
+    with store_errors("read the database schedules"):
         rows = list(StoredSchedule.objects.filter(enabled=True))
     return [as_schedule(row) for row in rows]
 

@@ -46,11 +46,6 @@ def dialect_for(connection: BaseDatabaseWrapper) -> Dialect:
         ) from None
 
 
-def lacks_schema(exc: Exception) -> bool:
-    """Whether an error of any database backroom supports says its tables or columns are missing."""
-    return any(dialect.lacks_schema(exc) for dialect in _DIALECTS.values())
-
-
 def schema_missing(exc: Exception, where: str = "", doing: str = "") -> StoreNotReady:
     """The one-line error of a call that found backroom's tables missing: it says to run migrate."""
     # The first line: PostgreSQL's error goes on with the statement, which tells the reader nothing.

@@ -10,9 +10,7 @@ from typing import Any
 
 import django
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import DatabaseError
 
-from ...brokers.database.connection import lacks_schema, schema_missing
 from ...exceptions import StoreError
 from .. import verbs
 from ..arguments import VerbParser
@@ -60,10 +58,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             code = _verbs()[options["verb"]].handle(self, **options)
-        except (StoreError, DatabaseError) as exc:
-            # The store is down or not migrated; a DatabaseError comes from Django's ORM (database schedules).
-            error = schema_missing(exc) if isinstance(exc, DatabaseError) and lacks_schema(exc) else exc
-            raise CommandError(" ".join(str(error).split())) from exc
+        except StoreError as exc:  # the store is down or not migrated
+            raise CommandError(" ".join(str(exc).split())) from exc
         if code:
             # The verb has said why; exit as Django's `migrate --check` does, without a CommandError line.
             sys.exit(code)
