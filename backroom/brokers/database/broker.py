@@ -139,7 +139,7 @@ class DatabaseBroker:
             jobs = db.fetch_jobs(cursor)
             if jobs:
                 ids = [db.id(job.id) for job in jobs]
-                hold = db.sql.hold.format(ids=", ".join(["%s"] * len(ids)))
+                hold = db.sql.hold(len(ids))
                 cursor.execute(hold, [worker_id, lease, *ids])
         return [replace(job, worker_id=worker_id) for job in jobs]
 
@@ -290,7 +290,7 @@ class DatabaseBroker:
             ((JobStatus.SUCCESSFUL,), successful_before),
             ((JobStatus.FAILED, JobStatus.CANCELLED), failed_before),
         ):
-            sql = self.db.sql.prune([s.value for s in statuses])
+            sql = self.db.sql.prune_jobs(len(statuses))
             jobs += self._delete_in_batches(sql, (*statuses, self.db.time(before)), batch_size)
         slots_before = self.db.time(min(successful_before, failed_before))
         schedule_runs = self._delete_in_batches(self.db.sql.prune_slots, (slots_before,), batch_size)

@@ -159,19 +159,15 @@ class DatabaseInspector:
             return [TaskFailures(**row) for row in rows]
 
     def jobs(self, where: JobFilter, offset: int, limit: int) -> JobPage:
-        query = self._jobs()
-        if where.queue_name:
-            query = query.filter(queue_name=where.queue_name)
-        if where.task:
-            query = query.filter(task_path__icontains=where.task)
-        if where.status:
-            query = query.filter(status=where.status)
-        if where.enqueued_after:
-            query = query.filter(enqueued_at__gte=where.enqueued_after)
-        if where.enqueued_before:
-            query = query.filter(enqueued_at__lt=where.enqueued_before)
-        if where.id_prefix:
-            query = query.filter(id__istartswith=where.id_prefix)
+        lookups = {
+            "queue_name": where.queue_name,
+            "task_path__icontains": where.task,
+            "status": where.status,
+            "enqueued_at__gte": where.enqueued_after,
+            "enqueued_at__lt": where.enqueued_before,
+            "id__istartswith": where.id_prefix,
+        }
+        query = self._jobs().filter(**{lookup: value for lookup, value in lookups.items() if value})
         with self.db.errors("list jobs"):
             page_ids = query.order_by("-id").values_list("id", flat=True)[offset : offset + limit + 1]
             ids = [str(pk) for pk in page_ids]

@@ -6,7 +6,6 @@ are built per count and cached, so each count is parsed (or prepared) once.
 """
 
 import functools
-from collections.abc import Sequence
 
 from .dialect import Columns, Dialect
 
@@ -53,8 +52,18 @@ _RETRY_SET = (
 )
 
 
-def _placeholders(count: int) -> str:
-    return ", ".join(["%s"] * count)
+class ForCount:
+    """A statement over a list of values (``{values}`` in its text): called with a count, its text for it.
+
+    Each count's text is made once, so it is parsed (or prepared) once too.
+    """
+
+    def __init__(self, template: str) -> None:
+        self.template = template
+
+    @functools.cache  # noqa: B019 - one per statement, kept for the process
+    def __call__(self, count: int) -> str:
+        return self.template.format(values=", ".join(["%s"] * count))
 
 
 class Statements:
@@ -76,7 +85,9 @@ class Statements:
         self.select_active_unique = (
             f"SELECT {columns} FROM backroom_job WHERE unique_key = %s AND status IN ('READY', 'RUNNING')"
         )
-        self.hold = "UPDATE backroom_job SET worker_id = %s, lease_expires_at = %s WHERE id IN ({ids})"
+        self.hold = ForCount(
+            "UPDATE backroom_job SET worker_id = %s, lease_expires_at = %s WHERE id IN ({values})"
+        )
         self.upsert_worker = d.upsert_worker(
             f"INSERT INTO backroom_worker ({', '.join(WORKER_COLUMNS)}) "
             f"VALUES (%s, %s, %s, {d.json_param}, %s, %s, %s, %s, %s)",
@@ -111,9 +122,9 @@ class Statements:
         self.set_slot_job = "UPDATE backroom_schedule_run SET job_id = %s WHERE id = %s"
         # Pruning: one bounded batch per statement, so no long lock on the tables. The extra
         # derived table lets MySQL limit a subquery of the table it deletes from.
-        self.prune_jobs = (
+        self.prune_jobs = ForCount(
             "DELETE FROM backroom_job WHERE id IN (SELECT id FROM (SELECT id FROM backroom_job "
-            f"WHERE status IN ({{statuses}}) AND finished_at < %s LIMIT %s{d.delete_lock}) AS doomed)"
+            f"WHERE status IN ({{values}}) AND finished_at < %s LIMIT %s{d.delete_lock}) AS doomed)"
         )
         self.prune_slots = (
             "DELETE FROM backroom_schedule_run WHERE id IN (SELECT id FROM (SELECT id FROM "
@@ -144,6 +155,17 @@ class Statements:
         )
         self.select_status = "SELECT status FROM backroom_job WHERE id = %s"
         self.delete_failed = "DELETE FROM backroom_job WHERE task_path = %s AND status = 'FAILED'"
+        # Statements over a list of ids, workers or schedules.
+        self.select_by_ids = ForCount(f"SELECT {columns} FROM backroom_job WHERE id IN ({{values}})")
+        self.extend_leases = ForCount(
+            "UPDATE backroom_job SET lease_expires_at = %s WHERE worker_id = %s AND id IN ({values})"
+        )
+        self.held_by = ForCount(f"SELECT {HELD_COLUMNS} FROM backroom_job WHERE worker_id IN ({{values}})")
+        self.last_slots = ForCount(
+            "SELECT schedule_name, slot_at, job_id, enqueued_at FROM backroom_schedule_run r "
+            "WHERE schedule_name IN ({values}) AND slot_at = (SELECT MAX(slot_at) "
+            "FROM backroom_schedule_run m WHERE m.schedule_name = r.schedule_name)"
+        )
 
     @functools.cache  # noqa: B019 - one Statements per dialect, kept for the process
     def claim(self, queue_count: int) -> str:
@@ -228,29 +250,3 @@ class Statements:
             f"{d.json_param}, NULL, '[]', '[]', {d.false}, 0, %s"
         )
         return d.insert_many(", ".join(INSERT_COLUMNS), shared, count)
-
-    @functools.cache  # noqa: B019
-    def select_by_ids(self, count: int) -> str:
-        return f"SELECT {self.job_columns} FROM backroom_job WHERE id IN ({_placeholders(count)})"
-
-    @functools.cache  # noqa: B019
-    def extend_leases(self, count: int) -> str:
-        return (
-            "UPDATE backroom_job SET lease_expires_at = %s "
-            f"WHERE worker_id = %s AND id IN ({_placeholders(count)})"
-        )
-
-    @functools.cache  # noqa: B019
-    def held_by(self, count: int) -> str:
-        return f"SELECT {HELD_COLUMNS} FROM backroom_job WHERE worker_id IN ({_placeholders(count)})"
-
-    @functools.cache  # noqa: B019
-    def last_slots(self, count: int) -> str:
-        return (
-            "SELECT schedule_name, slot_at, job_id, enqueued_at FROM backroom_schedule_run r "
-            f"WHERE schedule_name IN ({_placeholders(count)}) AND slot_at = (SELECT MAX(slot_at) "
-            "FROM backroom_schedule_run m WHERE m.schedule_name = r.schedule_name)"
-        )
-
-    def prune(self, statuses: Sequence[str]) -> str:
-        return self.prune_jobs.format(statuses=_placeholders(len(statuses)))
