@@ -200,7 +200,7 @@ class Worker:
         self._release([])  # what a failed pass could not hand back
         self._hand_back_stale()
         if not self.stop.is_set():
-            self._claim(now)
+            self._claim()
         if self.options.burst and not self._held and not self.journal.pending and not self.journal.waiting():
             return False  # drained: the claim just made found nothing ready
         if self.options.max_jobs is not None and self._finished_jobs >= self.options.max_jobs:
@@ -332,7 +332,7 @@ class Worker:
         expected = int(self.options.concurrency * PREFETCH_SECONDS / max(seconds, 1e-6))
         return min(self.options.prefetch, expected)
 
-    def _claim(self, now: datetime) -> None:
+    def _claim(self) -> None:
         if time.monotonic() >= self._next_poll or (self.options.burst and not self._held):
             self._may_have_work = True
             self._next_poll = time.monotonic() + self._poll_interval
@@ -340,8 +340,10 @@ class Worker:
         if room <= 0 or not self._may_have_work:
             return
         # Cleared before the claim, not after: a wake-up that arrives while the claim
-        # runs may be for a job the claim did not see, and must not be lost.
+        # runs may be for a job the claim did not see, and must not be lost. And the
+        # time read after: a job whose wake-up was just cleared is due by then.
         self._may_have_work = False
+        now = self.clock()
         jobs = self.broker.claim(self.id, self.options.queues, room, now, self.liveness.lease_end(now))
         if len(jobs) == room:
             self._may_have_work = True

@@ -231,6 +231,26 @@ def test_a_wake_up_during_a_claim_is_not_lost(store):
     assert stored_job(store, job_id).worker_id == worker.id
 
 
+def test_a_wake_up_just_after_a_pass_reads_the_time_is_not_lost(store):
+    """The claim that clears a wake-up reads the time after it: the job woken for is due by then."""
+    enqueued = []
+
+    def clock():
+        now = timezone.now()
+        if worker_ready and not enqueued:  # the job is enqueued, and its wake-up arrives, just after now
+            enqueued.append(tasks.add.using(backend=store).enqueue(3, 4))
+            worker._notified(enqueued[0].task.queue_name)
+        return now
+
+    worker_ready = False
+    worker = Worker(store_of(store), WorkerOptions(poll_interval_seconds=3600, scheduler=False), clock=clock)
+    worker.run_once()  # the first poll: nothing to claim
+    worker_ready = True
+    worker.run_once()
+    assert enqueued, "the pass read the time"
+    assert stored_job(store, enqueued[0].id).worker_id == worker.id
+
+
 def test_a_job_that_runs_alone_waits_for_the_running_ones_then_the_worker_goes_on(
     store, worker_process, tmp_path
 ):
