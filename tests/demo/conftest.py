@@ -129,13 +129,20 @@ def start_demo(tmp_path_factory, migrated_db):
 
 
 @pytest.fixture(scope="session")
-def demo(tmp_path_factory, migrated_db):
+def shared_demo(tmp_path_factory, migrated_db):
     """One demo with the sink's default 1.5 s delay, shared by the tests that only sign up."""
     data_dir = tmp_path_factory.mktemp("demo")
     shutil.copy(migrated_db, data_dir / "db.sqlite3")
     running = Demo(data_dir).wait_ready()
     yield running
     running.stop()
+
+
+@pytest.fixture
+def demo(shared_demo):
+    """The shared demo, still running: if it stopped, its own output says why."""
+    assert shared_demo.process.poll() is None, shared_demo.output()
+    return shared_demo
 
 
 def unique_email(label: str) -> str:
