@@ -14,8 +14,8 @@ from typing import Any, cast
 
 from django.conf import settings
 from django.db import IntegrityError
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Max, Min, Q, QuerySet, Window
-from django.db.models.functions import RowNumber, TruncMinute
+from django.db.models import Count, F, Max, Min, Q, QuerySet, TextField, Window
+from django.db.models.functions import Cast, RowNumber, TruncMinute
 
 from ...jobs.json import dumps
 from ...jobs.records import JobRecord, JobStatus
@@ -40,12 +40,21 @@ def _utc_minute() -> TruncMinute:
     return TruncMinute("finished_at", tzinfo=UTC if settings.USE_TZ else None)
 
 
-def _duration(start: str, end: str) -> ExpressionWrapper:
-    return ExpressionWrapper(F(end) - F(start), output_field=DurationField())
+def _as_text(column: str) -> Cast:
+    """A time column as the database prints it: Django's SQLite converters and time functions raise
+    on text shaped like a time that is none (edited by hand), the codec does not."""
+    return Cast(column, output_field=TextField())
 
 
-def _seconds(value: timedelta | None) -> float:
-    return max(0.0, value.total_seconds()) if value is not None else 0.0
+def _time(text: str | None) -> datetime | None:
+    try:
+        return codec.to_datetime(text)
+    except ValueError:  # shaped like a time, but none ("2024-13-45T99:99")
+        return None
+
+
+def _seconds(start: datetime, end: datetime) -> float:
+    return max(0.0, (end - start).total_seconds())
 
 
 class DatabaseInspector:
@@ -131,20 +140,25 @@ class DatabaseInspector:
             )
             .annotate(
                 minute=minute,
-                wait=_duration("available_at", "last_attempted_at"),
-                run=_duration("last_attempted_at", "finished_at"),
                 rank=Window(
                     RowNumber(), partition_by=[F("queue_name"), minute], order_by=F("finished_at").desc()
                 ),
+                available=_as_text("available_at"),
+                attempted=_as_text("last_attempted_at"),
+                finished=_as_text("finished_at"),
             )
             .filter(rank__lte=sample_per_minute)
-            .values_list("queue_name", "finished_at", "wait", "run")
+            .values_list("queue_name", "available", "attempted", "finished")
         )
         samples = TimingSamples(since, bucket)
         with self.db.errors("measure wait and run times"):
-            for queue_name, finished_at, wait, run in sample:
-                finished = cast(datetime, finished_at)  # the filter excludes unfinished jobs
-                samples.add(queue_name, finished, _seconds(wait), _seconds(run))
+            rows = list(sample)
+        for queue_name, *texts in rows:
+            available, attempted, finished = (_time(text) for text in texts)
+            if available and attempted and finished:  # else a row edited into nonsense: no sample
+                samples.add(
+                    queue_name, finished, _seconds(available, attempted), _seconds(attempted, finished)
+                )
         return samples.timings()
 
     def failed_tasks(self, limit: int) -> list[TaskFailures]:
