@@ -9,6 +9,8 @@ import os
 import secrets
 from pathlib import Path
 
+import django
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 # The SQLite database, the sink's outbox, the secret key and the staff password: never committed.
 DATA_DIR = Path(os.environ.get("DEMO_DATA_DIR", BASE_DIR / "var"))
@@ -79,10 +81,16 @@ DATABASES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 TASKS = {"default": {"BACKEND": "backroom.backends.DatabaseBackend"}}
 
-EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-EMAIL_HOST = os.environ.get("DEMO_SMTP_HOST", "127.0.0.1")
-EMAIL_PORT = int(os.environ.get("DEMO_SMTP_PORT", "8025"))
-EMAIL_TIMEOUT = 10
+DEMO_SMTP = {
+    "host": os.environ.get("DEMO_SMTP_HOST", "127.0.0.1"),
+    "port": int(os.environ.get("DEMO_SMTP_PORT", "8025")),
+    "timeout": 10,
+}
+if django.VERSION >= (6, 1):  # MAILERS replaces the EMAIL_* settings (deprecated in 6.1)
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.smtp.EmailBackend", "OPTIONS": DEMO_SMTP}}
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST, EMAIL_PORT, EMAIL_TIMEOUT = DEMO_SMTP["host"], DEMO_SMTP["port"], DEMO_SMTP["timeout"]
 DEFAULT_FROM_EMAIL = "backroom demo <welcome@example.com>"
 # Where the SMTP sink (manage.py mailsink) keeps what it received, for /outbox/.
 MAILSINK_OUTBOX = DATA_DIR / "outbox.jsonl"

@@ -15,7 +15,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
-        parser.add_argument("--port", type=int, default=settings.EMAIL_PORT)
+        parser.add_argument("--port", type=int, default=settings.DEMO_SMTP["port"])
         parser.add_argument(
             "--delay", type=float, default=1.5, help="Seconds before each message is accepted. Default: 1.5."
         )
