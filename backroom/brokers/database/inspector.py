@@ -32,8 +32,10 @@ from ..inspection import (
     WorkerState,
     running_jobs,
 )
+from ..codec import links_or_none
 from . import codec
 from .connection import Database
+from .links import settle
 
 
 def _utc_minute() -> TruncMinute:
@@ -227,9 +229,16 @@ class DatabaseInspector:
             db_id = db.id(job_id)
         except ValueError:
             return Cancelled.UNKNOWN
-        error = dumps(cancellation_error(by, now).to_json())
-        if self._changed(db.sql.cancel, (db.time(now), error, db_id), f"cancel job {job_id}"):
-            return Cancelled.CANCELLED
+        error = cancellation_error(by, now)
+        with db.atomic(f"cancel job {job_id}") as cursor:
+            cursor.execute(db.sql.cancel, (db.time(now), dumps(error.to_json()), db_id))
+            if cursor.rowcount:
+                # A workflow job stops its successors in the same transaction.
+                cursor.execute(db.sql.select_links, (db_id,))
+                links = links_or_none(cursor.fetchone()[0])
+                if links is not None:
+                    settle(db, cursor, job_id, links, JobStatus.CANCELLED, now, cause=error)
+                return Cancelled.CANCELLED
         if self._changed(db.sql.request_cancel, (db_id,), f"cancel job {job_id}"):
             return Cancelled.REQUESTED
         with db.cursor(f"cancel job {job_id}") as cursor:
