@@ -16,6 +16,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='job',
             name='waiting_for',
-            field=models.IntegerField(default=0),
+            field=models.IntegerField(blank=True, null=True),
         ),
     ]
