@@ -102,7 +102,7 @@ class BackroomBackend(BaseTaskBackend):
     def enqueue_workflow(
         self, calls: Sequence[tuple[Any, Any, Any]], links_for: Callable[[Sequence[str]], list[Links]]
     ) -> list[TaskResult]:
-        """Store the jobs of a workflow's (task, args, kwargs) calls in one atomic write; results in call order.
+        """Store a workflow's (task, args, kwargs) calls as jobs in one atomic write; results in call order.
 
         ``links_for`` links the jobs (see ``backroom.workflows``). Every call
         is checked before anything is stored.

@@ -186,7 +186,11 @@ def links_or_none(value: Any) -> Links | None:
     Nonsense is named as the job's defect when a worker claims the job.
     """
     try:
-        return None if value in (None, "") else Links.from_json(json.loads(value) if isinstance(value, str) else value)
+        return (
+            None
+            if value in (None, "")
+            else Links.from_json(json.loads(value) if isinstance(value, str) else value)
+        )
     except (TypeError, ValueError):
         return None
 

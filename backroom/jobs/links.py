@@ -91,7 +91,9 @@ def _ids(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
-def step_failed_error(step_id: str, status: JobStatus, cause: ErrorRecord | None, at: datetime) -> ErrorRecord:
+def step_failed_error(
+    step_id: str, status: JobStatus, cause: ErrorRecord | None, at: datetime
+) -> ErrorRecord:
     """The error of a job that will never run because ``step_id`` failed (or was cancelled) before it."""
     how = "was cancelled" if status == JobStatus.CANCELLED else "failed"
     because = "" if cause is None else f" ({cause.exception_name})"

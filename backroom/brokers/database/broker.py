@@ -17,8 +17,8 @@ from django.db import transaction
 from ...jobs.building import new_job_ids
 from ...jobs.json import dumps
 from ...jobs.records import JobBatch, JobRecord, JobStatus, NewJob, claim_order
-from ..contract import ClaimRef, HeldJob, Pruned, SlotRun, Transition, WorkerInfo
 from ..codec import links_or_none
+from ..contract import ClaimRef, HeldJob, Pruned, SlotRun, Transition, WorkerInfo
 from . import codec
 from .connection import Database
 from .links import settle
@@ -46,7 +46,9 @@ class DatabaseBroker:
     def _insert_params(self, job: NewJob) -> tuple[Any, ...]:
         connection = self.db.connection  # looked up once: each lookup goes through asgiref's Local
         adapt = connection.ops.adapt_datetimefield_value
-        links, waiting_for = (None, 0) if job.links is None else (dumps(job.links.to_json()), job.links.waiting_for)
+        links, waiting_for = (
+            (None, 0) if job.links is None else (dumps(job.links.to_json()), job.links.waiting_for)
+        )
         available_at = WAITING_UNTIL if waiting_for else job.available_at
         return (
             codec.db_ids(connection, [job.id])[0], job.task_path, job.queue_name, job.priority, job.args,

@@ -20,6 +20,7 @@ from django.db.models.functions import RowNumber, TruncMinute
 from ...jobs.json import dumps
 from ...jobs.records import JobRecord, JobStatus
 from ...models import Job
+from ..codec import links_or_none
 from ..contract import Cancelled, cancellation_error
 from ..inspection import (
     FinishedCount,
@@ -32,7 +33,6 @@ from ..inspection import (
     WorkerState,
     running_jobs,
 )
-from ..codec import links_or_none
 from . import codec
 from .connection import Database
 from .links import settle

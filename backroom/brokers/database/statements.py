@@ -252,8 +252,7 @@ class Statements:
     def select_results(self, count: int) -> str:
         d = self.dialect
         return (
-            f"SELECT id, {d.json_text('return_value')} FROM backroom_job "
-            f"WHERE id IN ({_placeholders(count)})"
+            f"SELECT id, {d.json_text('return_value')} FROM backroom_job WHERE id IN ({_placeholders(count)})"
         )
 
     @functools.cache  # noqa: B019
