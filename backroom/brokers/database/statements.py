@@ -134,9 +134,12 @@ class Statements:
             "SELECT id FROM backroom_job WHERE task_path = %s AND status = 'FAILED' "
             "AND unique_key IS NOT NULL"
         )
+        # Ending a job unrun: params finished_at, then the error (JSON) appended to its errors.
+        cancelled = (
+            f"status = 'CANCELLED', finished_at = %s, errors = {d.json_append('errors', d.json('%s'))}"
+        )
         self.cancel = (
-            "UPDATE backroom_job SET status = 'CANCELLED', finished_at = %s, worker_id = NULL, "
-            f"lease_expires_at = NULL, errors = {d.json_append('errors', d.json('%s'))} "
+            f"UPDATE backroom_job SET {cancelled}, worker_id = NULL, lease_expires_at = NULL "
             "WHERE id = %s AND status = 'READY'"
         )
         self.request_cancel = (
@@ -145,10 +148,8 @@ class Statements:
         self.select_status = "SELECT status FROM backroom_job WHERE id = %s"
         # Workflow links (see brokers/database/links.py): a waiting job counts its parents down, row-locked,
         # so that of the parents finishing at once exactly one sees none left and releases it.
-        self.count_down = (
-            "UPDATE backroom_job SET waiting_for = waiting_for - 1 "
-            "WHERE id = %s AND status = 'READY' AND waiting_for > 0"
-        )
+        still_waiting = "id = %s AND status = 'READY' AND waiting_for > 0"
+        self.count_down = f"UPDATE backroom_job SET waiting_for = waiting_for - 1 WHERE {still_waiting}"
         self.select_waiting = (
             f"SELECT waiting_for, {d.json_text('args')}, {d.read_time('run_after')} FROM backroom_job "
             f"WHERE id = %s{d.lock_rows}"
@@ -157,11 +158,7 @@ class Statements:
             f"UPDATE backroom_job SET args = {d.json_param}, available_at = %s WHERE id = %s"
         )
         self.select_links = f"SELECT {d.json_text('links')} FROM backroom_job WHERE id = %s"
-        self.cancel_waiting = (
-            "UPDATE backroom_job SET status = 'CANCELLED', finished_at = %s, waiting_for = 0, "
-            f"errors = {d.json_append('errors', d.json('%s'))} "
-            "WHERE id = %s AND status = 'READY' AND waiting_for > 0"
-        )
+        self.cancel_waiting = f"UPDATE backroom_job SET {cancelled}, waiting_for = 0 WHERE {still_waiting}"
         self.delete_failed = "DELETE FROM backroom_job WHERE task_path = %s AND status = 'FAILED'"
 
     @functools.cache  # noqa: B019 - one Statements per dialect, kept for the process
