@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -22,9 +22,6 @@ from ..contract import ClaimRef, HeldJob, Pruned, SlotRun, Transition, WorkerInf
 from . import codec
 from .connection import Database
 from .links import settle
-
-#: The available_at of a job waiting for its parents: past every claim, until a parent releases it.
-WAITING_UNTIL = datetime(9999, 12, 31, tzinfo=UTC)
 
 
 class DatabaseBroker:
@@ -49,7 +46,7 @@ class DatabaseBroker:
         links, waiting_for = (
             (None, 0) if job.links is None else (dumps(job.links.to_json()), job.links.waiting_for)
         )
-        available_at = WAITING_UNTIL if waiting_for else job.available_at
+        available_at = codec.waiting_until() if waiting_for else job.available_at
         return (
             codec.db_ids(connection, [job.id])[0], job.task_path, job.queue_name, job.priority, job.args,
             job.kwargs, adapt(job.run_after), adapt(available_at), adapt(job.enqueued_at),

@@ -78,7 +78,10 @@ class DatabaseInspector:
             "due": Count("available_at", filter=due),
             "oldest": Min("available_at", filter=due),
         }
-        waiting = self._jobs().filter(status=JobStatus.READY, worker_id__isnull=True)
+        # Not the workflow jobs waiting for their parents: they are neither ready nor scheduled.
+        waiting = self._jobs().filter(
+            status=JobStatus.READY, worker_id__isnull=True, available_at__lt=codec.waiting_until()
+        )
         held = self._jobs().filter(
             Q(worker_id__isnull=False) | Q(status=JobStatus.RUNNING),
             status__in=[JobStatus.READY, JobStatus.RUNNING],
