@@ -276,3 +276,51 @@ def test_bad_calls_are_refused_before_anything_is_stored(store):
     with pytest.raises(InvalidTask, match="Queue name"):
         chain(ok, call(tasks.noop.using(backend=store, queue_name="bad queue!"))).enqueue()
     assert job_count(store) == 0
+
+
+def test_an_expired_step_stops_the_chain(store, run_worker):
+    handle = chain(
+        call(tasks.step.using(backend=store, expires=timezone.now() - timedelta(seconds=1)), [], "a", store),
+        call(tasks.step.using(backend=store), "b", store),
+        on_failure=call(tasks.failed_step.using(backend=store), "cleanup", store),
+    ).enqueue()
+    first = handle.results[0]
+    assert run_worker(store) == 0
+    assert statuses(store, handle.results) == ["CANCELLED", "CANCELLED"]
+    assert labels(store) == [f"cleanup:{first.id}"]
+    assert (
+        f"step {first.id} was cancelled (JobExpired)" in stored_job(store, handle.last.id).errors[0].traceback
+    )
+
+
+def test_a_step_whose_worker_is_lost_on_its_last_attempt_stops_the_chain(store, worker_process, tmp_path):
+    gate = tmp_path / "never"
+    handle = chain(
+        call(tasks.wait_for_file.using(backend=store, max_attempts=1), str(gate), "stuck", store),
+        call(tasks.step.using(backend=store), "next", store),
+        on_failure=call(tasks.failed_step.using(backend=store), "cleanup", store),
+    ).enqueue()
+    first = handle.results[0]
+    doomed = worker_process("--backend", store)
+    wait_until(lambda: stored_job(store, first.id).status == "RUNNING", what="the first step to start")
+    doomed.send(signal.SIGKILL)
+    doomed.wait()
+    worker_process("--backend", store)  # takes the lost job back: FAILED, its attempts used up
+    wait_until(
+        lambda: stored_job(store, handle.on_failure.id).status == "SUCCESSFUL", timeout=30, what="on_failure"
+    )
+    assert statuses(store, handle.results) == ["FAILED", "CANCELLED"]
+    assert f"step {first.id} failed (WorkerLost)" in stored_job(store, handle.last.id).errors[0].traceback
+    assert runs(store).filter(label=f"cleanup:{first.id}").count() == 1
+
+
+def test_a_workflow_enqueued_in_a_rolled_back_transaction_is_not_stored(sql_store):
+    from django.db import transaction
+
+    with pytest.raises(RuntimeError), transaction.atomic(using=sql_store):
+        chain(
+            call(tasks.noop.using(backend=sql_store)), call(tasks.add.using(backend=sql_store), 1)
+        ).enqueue()
+        assert job_count(sql_store) == 2
+        raise RuntimeError("roll back")
+    assert job_count(sql_store) == 0
