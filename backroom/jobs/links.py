@@ -10,6 +10,7 @@ at none left, takes its first argument and becomes claimable; on a failure
 job's id, and the children, their children and so on end CANCELLED unrun.
 """
 
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -73,7 +74,7 @@ class Links:
         on_failure = data.get("on_failure")
         if not isinstance(queues, dict) or not all(isinstance(q, str) for q in queues.values()):
             raise ValueError("links.queues is not an object of queue names")
-        if on_failure is not None and not isinstance(on_failure, str):
+        if on_failure is not None and not _is_id(on_failure):
             raise ValueError("links.on_failure is not a job id")
         takes = data.get("takes")
         return cls(
@@ -86,9 +87,16 @@ class Links:
 
 
 def _ids(value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+    if not isinstance(value, list) or not all(_is_id(item) for item in value):
         raise ValueError("links hold a list that is not of job ids")
     return tuple(value)
+
+
+def _is_id(value: Any) -> bool:
+    try:
+        return isinstance(value, str) and str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
 
 
 def step_failed_error(

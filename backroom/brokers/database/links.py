@@ -5,6 +5,9 @@ cancellation), so the outcome and its consequences commit together: a
 worker killed in between loses nothing, and nothing runs twice. A waiting
 job counts its parents down under its row lock; the parent that takes it
 to zero releases it, with its first argument, as the only one that can.
+Two batches settling jobs of the same workflows in opposite orders can
+deadlock: the database rolls one back, and its worker writes the same
+outcomes again after its back-off (they stay pending until written).
 """
 
 import json
@@ -17,6 +20,7 @@ from django.db.backends.utils import CursorWrapper
 from ...jobs.json import dumps
 from ...jobs.links import Links, Takes, settling_error
 from ...jobs.records import ErrorRecord, JobStatus
+from ..codec import links_or_none
 from . import codec
 from .connection import Database
 
@@ -59,17 +63,25 @@ def _count_down(db: Database, cursor: CursorWrapper, job_id: str, at: datetime, 
     waiting_for, args, run_after = cursor.fetchone()
     if waiting_for:
         return
-    stored = _json(args)
     own = _links(db, cursor, db_id)
     first = _results(db, cursor, own.parents) if own.takes is Takes.RESULTS else _json(value)
     due = codec.to_datetime(run_after)
     available_at = max(at, due) if due is not None else at
-    cursor.execute(db.sql.release_waiting, (dumps([first, *stored]), db.time(available_at), db_id))
+    cursor.execute(db.sql.release_waiting, (_prepended(first, args), db.time(available_at), db_id))
 
 
 def _links(db: Database, cursor: CursorWrapper, db_id: str) -> Links:
+    """A job's links; none where they were edited into nonsense (its reader names the defect)."""
     cursor.execute(db.sql.select_links, (db_id,))
-    return Links.from_json(_json(cursor.fetchone()[0]))
+    return links_or_none(cursor.fetchone()[0]) or Links()
+
+
+def _prepended(first: Any, args: Any) -> str:
+    """Stored arguments (JSON) with ``first`` before them; unchanged when they are not a list."""
+    stored = _json(args)
+    if not isinstance(stored, list):
+        return args if isinstance(args, str) else dumps(args)
+    return dumps([first, *stored])
 
 
 def _results(db: Database, cursor: CursorWrapper, parents: Sequence[str]) -> list[Any]:
@@ -86,5 +98,10 @@ def _cancel(db: Database, cursor: CursorWrapper, job_id: str, at: datetime, erro
 
 
 def _json(value: Any) -> Any:
-    """A JSON column's value, as text (or already decoded by the driver)."""
-    return json.loads(value) if isinstance(value, (str, bytes)) else value
+    """A JSON column's value, from text (or as the driver decoded it); None where it is not JSON."""
+    if not isinstance(value, (str, bytes)):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return None

@@ -22,7 +22,7 @@ redis.call('ZREM', base .. ':ready', ready_member(id, job[3]))
 redis.call('ZREM', base .. ':delayed', id)
 redis.call('HSET', k, 'status', 'CANCELLED', 'finished_at', now, 'errors', json_append(job[5], error))
 finished(base, id, job[4], 'CANCELLED', now, ttl_ms)
-if job[6] then
+if job[6] and link_error ~= '' then
   settle(prefix, channel, ttl_ms, id, 'CANCELLED', job[6], '', now, link_error)
 end
 return 'cancelled'

@@ -116,29 +116,51 @@ end
 -- Workflow links (backroom/jobs/links.py): a linked job's final outcome releases or cancels the jobs
 -- that wait on it, in the same script as the outcome. `links` names the queue of every job it lists;
 -- on a Redis Cluster they all share one queue (enqueue refuses others), so the script stays in one slot.
-local function linked_key(prefix, links, id)
-  return job_key('{' .. prefix .. ':' .. links.queues[id] .. '}', id)
+-- Links as stored, with every list present; links edited into nonsense read as none (the job's reader
+-- names the defect), so that no outcome ever fails to be written because of them.
+local function read_links(text)
+  local ok, links = pcall(cjson.decode, text or '')
+  if not ok or type(links) ~= 'table' then
+    links = {}
+  end
+  for _, name in ipairs({'parents', 'children', 'queues'}) do
+    if type(links[name]) ~= 'table' then
+      links[name] = {}
+    end
+  end
+  return links
+end
+
+local function linked_base(prefix, links, id)
+  local queue = links.queues[id]
+  return type(queue) == 'string' and '{' .. prefix .. ':' .. queue .. '}' or nil
 end
 
 -- End a workflow job that still waits CANCELLED, unrun, with `error` (JSON); return its links
 -- (decoded) if it waited, else nil.
 local function cancel_waiting(prefix, links, id, now, error, ttl_ms)
-  local k = linked_key(prefix, links, id)
+  local base = linked_base(prefix, links, id)
+  if not base then
+    return nil
+  end
+  local k = job_key(base, id)
   local job = redis.call('HMGET', k, 'status', 'waiting_for', 'errors', 'links')
   if job[1] ~= 'READY' or whole(job[2], 0) < 1 then
     return nil
   end
   redis.call('HSET', k, 'status', 'CANCELLED', 'finished_at', now, 'waiting_for', '0',
     'errors', json_append(job[3], error))
-  finished('{' .. prefix .. ':' .. links.queues[id] .. '}', id, nil, 'CANCELLED', now, ttl_ms)
-  return cjson.decode(job[4])
+  finished(base, id, nil, 'CANCELLED', now, ttl_ms)
+  return read_links(job[4])
 end
 
 -- Count one parent off a waiting job; at none left, give it its first argument (`value`, JSON, or
 -- its parents' results) and queue it. Among parents finishing at once, exactly one gets there.
 local function count_down(prefix, channel, links, id, now, value)
-  local queue = links.queues[id]
-  local base = '{' .. prefix .. ':' .. queue .. '}'
+  local queue, base = links.queues[id], linked_base(prefix, links, id)
+  if not base then
+    return
+  end
   local k = job_key(base, id)
   local job = redis.call('HMGET', k, 'status', 'waiting_for', 'args', 'run_after', 'links')
   local waiting = whole(job[2], 0)
@@ -149,11 +171,12 @@ local function count_down(prefix, channel, links, id, now, value)
   if waiting > 1 then
     return
   end
-  local own = cjson.decode(job[5])
+  local own = read_links(job[5])
   if own.takes == 'results' then
     local values = {}
     for i, parent in ipairs(own.parents) do
-      values[i] = redis.call('HGET', linked_key(prefix, own, parent), 'return_value') or 'null'
+      local parent_base = linked_base(prefix, own, parent)
+      values[i] = parent_base and redis.call('HGET', job_key(parent_base, parent), 'return_value') or 'null'
     end
     value = '[' .. table.concat(values, ',') .. ']'
   end
@@ -172,7 +195,7 @@ end
 -- Apply the links (JSON) of job `id`, which just ended with `status` at `now`; `error` (JSON) is what
 -- the jobs it stops record: its successors after a failure, on_failure after the workflow's success.
 local function settle(prefix, channel, ttl_ms, id, status, links_text, return_value, now, error)
-  local links = cjson.decode(links_text)
+  local links = read_links(links_text)
   if status == 'SUCCESSFUL' then
     for _, child in ipairs(links.children) do
       count_down(prefix, channel, links, child, now, return_value ~= '' and return_value or 'null')

@@ -59,7 +59,7 @@ for i = 6, #ARGV, 10 do
         fields[#fields + 1] = finished_at
         redis.call('HSET', k, unpack(fields))
         finished(base, id, job[4], status, finished_at, ttl_ms)
-        if job[7] then
+        if job[7] and link_error ~= '' then
           settle(prefix, channel, ttl_ms, id, status, job[7], return_value, finished_at, link_error)
         end
       end
