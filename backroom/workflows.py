@@ -3,7 +3,7 @@
 Every job of a workflow is stored at enqueue, in one atomic write, each with
 its links (``jobs/links.py``); a job that waits for others is not claimable
 until the store releases it, in the same write as its parents' outcome. So
-a worker killed between two steps loses nothing, and nothing runs twice.
+a worker killed between two steps loses nothing, and no job is released twice.
 docs/workflows.md describes the guarantees.
 """
 
