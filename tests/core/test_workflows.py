@@ -324,3 +324,21 @@ def test_a_workflow_enqueued_in_a_rolled_back_transaction_is_not_stored(sql_stor
         assert job_count(sql_store) == 2
         raise RuntimeError("roll back")
     assert job_count(sql_store) == 0
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        '"text"',
+        '{"parents": "x"}',
+        '{"parents": ["not an id"]}',
+        '{"takes": "everything"}',
+        '{"queues": [1]}',
+    ],
+)
+def test_links_edited_into_nonsense_are_a_defect_not_a_crash(stored):
+    from backroom.brokers.codec import decode_job, links_or_none
+
+    job = decode_job({"status": "READY", "links": stored}, lambda value: None)
+    assert job.links is None and "links are not workflow links" in job.defect
+    assert links_or_none(stored) is None
