@@ -16,6 +16,9 @@ _LAZY = {
     "cancel": ".api",
     "acancel": ".api",
     "Cancelled": ".brokers.contract",
+    "call": ".workflows",
+    "chain": ".workflows",
+    "group": ".workflows",
     "schedule": ".scheduler",
     "status_token": ".status.tokens",
 }

@@ -21,8 +21,8 @@ ACCEPTED = ("countdown", "eta", "queue", "priority", "expires")
 
 #: What to do instead, for the refused options people use most.
 INSTEAD = {
-    "link": "there are no chains: enqueue the next task at the end of this one",
-    "link_error": "connect a receiver to Django's task_finished signal",
+    "link": "use backroom.chain(backroom.call(task, ...), ...).enqueue() (docs/workflows.md)",
+    "link_error": "use on_failure=backroom.call(...) of backroom.chain or backroom.group",
     "retry": "Celery's retries of sending; backroom's enqueue is one write that raises on failure",
     "retry_policy": "Celery's retries of sending; backroom's enqueue is one write that raises on failure",
     "time_limit": "use .using(timeout=seconds)",

@@ -38,6 +38,14 @@ class JobExpired(Exception):
     """Recorded on a job that no worker started before its ``expires`` time: it ends CANCELLED, never run."""
 
 
+class StepFailed(Exception):
+    """Recorded on a workflow job that never runs because a step before it failed or was cancelled."""
+
+
+class WorkflowSucceeded(Exception):
+    """Recorded on an ``on_failure`` job that never runs because every step of its workflow succeeded."""
+
+
 class StoreError(Exception):
     """The job store refused a call."""
 

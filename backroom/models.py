@@ -45,6 +45,11 @@ class Job(models.Model):
     orphaned = models.IntegerField(default=0)
     # Not started by then, the job ends CANCELLED when a worker reaches it, never run.
     expires_at = models.DateTimeField(null=True, blank=True)
+    # A workflow job's links (backroom.jobs.links.Links), written once at enqueue.
+    links = models.JSONField(null=True, blank=True)
+    # Parents' outcomes a workflow job still waits for: above 0 it is never claimed. Nullable (NULL: 0)
+    # so that SQLite adds the column in place instead of rebuilding the table without its indexes.
+    waiting_for = models.IntegerField(null=True, blank=True)
 
     class Meta:
         db_table = "backroom_job"

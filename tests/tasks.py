@@ -172,3 +172,24 @@ def leaky(context, email, token=None):
     """Show a secret in every place a job keeps data: progress, return value (and arguments)."""
     context.set_progress(1, 1, f"mailing {email}")
     return {"sent_to": email, "token": token}
+
+
+@task
+def step(previous, label, using="default"):
+    """A workflow step: record a run of ``label``; return the labels so far, this one last."""
+    _record(label, using)
+    return [*previous, label]
+
+
+@task
+def gather(results, label, using="default"):
+    """A group's callback: record one run of ``label``; return what it was given."""
+    _record(label, using)
+    return results
+
+
+@task
+def failed_step(failed_id, label, using="default"):
+    """An on_failure call: record a run of ``label`` naming the failed job."""
+    _record(f"{label}:{failed_id}", using)
+    return failed_id

@@ -6,7 +6,7 @@ worker, scheduler, dashboard and CLI never see the backend, only its
 ``Store``.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cached_property
 from typing import Any, ClassVar
 
@@ -14,9 +14,10 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
 
-from ..compat import BaseTaskBackend, TaskResult, TaskResultDoesNotExist, task_enqueued
+from ..compat import BaseTaskBackend, InvalidTask, TaskResult, TaskResultDoesNotExist, task_enqueued
 from ..conf import BackendSettings, Option, read_settings
 from ..jobs.building import JobFactory, check_task
+from ..jobs.links import Links
 from ..jobs.records import JobRecord
 from ..jobs.results import ready_results, task_result
 from ..store import Store
@@ -94,6 +95,32 @@ class BackroomBackend(BaseTaskBackend):
             return []
         self.store.broker.enqueue_many(batch)
         results = ready_results(task, self.alias, batch.ids, plain_calls, batch.enqueued_at)
+        for result in results:
+            task_enqueued.send(type(self), task_result=result)
+        return results
+
+    def enqueue_workflow(
+        self, calls: Sequence[tuple[Any, Any, Any]], links_for: Callable[[Sequence[str]], list[Links]]
+    ) -> list[TaskResult]:
+        """Store a workflow's (task, args, kwargs) calls as jobs in one atomic write; results in call order.
+
+        ``links_for`` links the jobs (see ``backroom.workflows``). Every call
+        is checked before anything is stored.
+        """
+        for task, _, _ in calls:
+            self._check_task(task)
+        jobs = self.jobs.new_workflow(calls, links_for)
+        queues = sorted({job.queue_name for job in jobs})
+        if len(queues) > 1 and not self.store.broker.workflows_span_queues:
+            raise InvalidTask(
+                f"A workflow on {self.store.description} keeps to one queue (a script runs in one cluster "
+                f"slot), but its calls use the queues {', '.join(map(repr, queues))}. Give them one queue."
+            )
+        self.store.broker.enqueue_workflow(jobs)
+        results = [
+            ready_results(task, self.alias, [job.id], [(args, kwargs)], job.enqueued_at)[0]
+            for (task, args, kwargs), job in zip(calls, jobs, strict=True)
+        ]
         for result in results:
             task_enqueued.send(type(self), task_result=result)
         return results

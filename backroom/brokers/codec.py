@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..exceptions import CorruptJob
+from ..jobs.links import Links
 from ..jobs.records import ErrorRecord, JobRecord, JobStatus, error_path
 
 #: Stands in for a required time that cannot be read.
@@ -155,6 +156,16 @@ class _Reader:
             self.problems.append("worker_ids holds entries that are not worker ids")
         return found
 
+    def links(self) -> Links | None:
+        value = self.json("links")
+        if value is None:
+            return None
+        try:
+            return Links.from_json(value)
+        except (TypeError, ValueError) as exc:
+            self.problems.append(f"links are not workflow links ({exc})")
+            return None
+
     def flag(self, name: str) -> bool:
         value = self.raw.get(name)
         return value in (True, 1, "1", "true", "t")
@@ -166,6 +177,21 @@ def _iso(value: Any) -> datetime | None:
     try:
         return datetime.fromisoformat(value)
     except ValueError:
+        return None
+
+
+def links_or_none(value: Any) -> Links | None:
+    """A job's stored links (JSON text or decoded) as the reaper reads them; None for none or nonsense.
+
+    Nonsense is named as the job's defect when a worker claims the job.
+    """
+    try:
+        return (
+            None
+            if value in (None, "")
+            else Links.from_json(json.loads(value) if isinstance(value, str) else value)
+        )
+    except (TypeError, ValueError):
         return None
 
 
@@ -206,5 +232,7 @@ def decode_job(raw: Mapping[str, Any], to_datetime: Callable[[Any], datetime | N
         orphaned=read.integer("orphaned", 0, 0, 2**31 - 1, missing_ok=True),
         defect=None,
         expires_at=read.moment("expires_at"),
+        links=read.links(),
+        waiting_for=read.integer("waiting_for", 0, 0, 2**31 - 1, missing_ok=True),
     )
     return replace(record, defect="; ".join(read.problems)) if read.problems else record

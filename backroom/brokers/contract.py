@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
+from ..jobs.links import Links
 from ..jobs.records import ErrorRecord, JobBatch, JobRecord, JobStatus, NewJob
 from .inspection import FinishedCount, JobFilter, JobPage, QueueStats, TaskFailures, Timings, WorkerState
 
@@ -59,6 +60,8 @@ class Transition:
     return_value: str | None = None  # JSON
     error: ErrorRecord | None = None
     lost: bool = False
+    #: The job's workflow links: a final outcome applies them in the same atomic write.
+    links: Links | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,6 +75,7 @@ class HeldJob:
     status: JobStatus  # READY: claimed ahead, never started; RUNNING: started
     attempts: int
     max_attempts: int
+    links: Links | None = None
 
     @property
     def claim(self) -> ClaimRef:
@@ -126,6 +130,8 @@ class Broker(Protocol):
     joins_transactions: bool
     #: How often an idle worker polls when nothing wakes it.
     default_poll_interval_seconds: float
+    #: Whether one workflow's jobs may sit in different queues (a Redis Cluster keeps one to a queue).
+    workflows_span_queues: bool
 
     # Storing jobs (backends and schedulers).
 
@@ -134,6 +140,13 @@ class Broker(Protocol):
 
     def enqueue_many(self, batch: JobBatch) -> None:
         """Store every job of the batch, all or none, waking idle workers once per queue."""
+
+    def enqueue_workflow(self, jobs: Sequence[NewJob]) -> None:
+        """Store every job of a workflow, all or none, in one atomic write (one transaction or script).
+
+        A job whose links name parents is stored waiting: no worker claims it
+        until ``record`` (or a cancellation) of its parents releases it.
+        """
 
     def enqueue_slot(self, job: NewJob, schedule_name: str, slot_at: datetime) -> str | None:
         """Store ``job`` for one slot of a schedule, unless that slot was already enqueued.

@@ -9,6 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from ..jobs.links import Takes
 from ..jobs.records import ACTIVE, JobRecord, JobStatus
 from ..monitoring.health import take_snapshot
 from ..redaction import redact
@@ -23,6 +24,12 @@ PAGE_SIZE = 50
 MAX_PAGE = 10_000
 FAILED_TASKS_SHOWN = 20
 TEMPLATES = "backroom/dashboard/"
+# What a workflow job gets as its first argument once its parents release it.
+_TAKES = {
+    Takes.RESULT: "its parent's return value",
+    Takes.RESULTS: "the list of its parents' return values, in order",
+    Takes.FAILED_ID: "the id of the job that failed",
+}
 
 # Region name -> (template, reader adding what it shows to the context).
 Reader = Callable[[HttpRequest, Shown], dict[str, Any]]
@@ -133,6 +140,9 @@ def job(request: HttpRequest, job_id: UUID) -> HttpResponse:
             "arguments": _pretty({"args": current.args, "kwargs": current.kwargs}),
             "return_value": _pretty(current.return_value),
             "progress": None if current.progress is None else _pretty(current.progress),
+            "takes": None
+            if current.links is None or current.links.takes is None
+            else _TAKES[current.links.takes],
         }
 
     regions: dict[str, tuple[str, Reader]] = {"job": ("_job.html", read)}

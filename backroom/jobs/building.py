@@ -8,7 +8,8 @@ options apply, and what is wrong with a call, so a store never sees bad input.
 import os
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,6 +19,7 @@ from ..compat import TASK_MAX_PRIORITY, TASK_MIN_PRIORITY, InvalidTask
 from ..conf import BackendSettings, as_seconds, attempt_count, positive_number, retry_policy
 from ..exceptions import InvalidArguments
 from .json import encode_arguments
+from .links import Links
 from .records import JobBatch, NewJob
 
 QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -193,3 +195,29 @@ class JobFactory:
             **self._shared_fields(task, timezone.now()),
         )
         return batch, plain_calls
+
+    def new_workflow(
+        self, calls: Sequence[tuple[Any, Any, Any]], links_for: Callable[[Sequence[str]], list[Links]]
+    ) -> list[NewJob]:
+        """Build the jobs of a workflow's (task, args, kwargs) calls, each with its links.
+
+        ``links_for`` gets the jobs' ids in call order and returns their links;
+        each job's links learn the queue of every job they name.
+        """
+        jobs = []
+        for index, (task, args, kwargs) in enumerate(calls):
+            if getattr(task, "unique_key", None) is not None:
+                raise InvalidTask(
+                    f"Workflow call {index} ({task.module_path}) has a unique_key: a workflow's jobs cannot "
+                    "stand in for other jobs, so chains and groups refuse unique keys."
+                )
+            try:
+                jobs.append(self.new_job(task, args, kwargs))
+            except InvalidArguments as exc:
+                raise InvalidArguments(f"Workflow call {index} ({task.module_path}): {exc}") from exc
+        queue_of = {job.id: job.queue_name for job in jobs}
+        linked = []
+        for job, links in zip(jobs, links_for([job.id for job in jobs]), strict=True):
+            named = (*links.parents, *links.children, *([links.on_failure] if links.on_failure else []))
+            linked.append(replace(job, links=replace(links, queues={i: queue_of[i] for i in named})))
+        return linked

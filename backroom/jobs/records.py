@@ -8,7 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .links import Links
 
 
 class JobStatus(StrEnum):
@@ -86,6 +89,7 @@ class NewJob:
     retry: dict[str, Any]
     unique_key: str | None
     expires_at: datetime | None = None  # not started by then: it ends CANCELLED, never run
+    links: "Links | None" = None  # its place in a workflow; with parents, it is stored waiting
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -186,6 +190,10 @@ class JobRecord:
     defect: str | None = None
     #: Not started by then, the job ends CANCELLED with ``JobExpired``, never run.
     expires_at: datetime | None = None
+    #: Its place in a workflow (chain or group), or None.
+    links: "Links | None" = None
+    #: How many parents' outcomes it still waits for: above 0, no worker can claim it.
+    waiting_for: int = 0
 
     @property
     def next_attempt(self) -> int:

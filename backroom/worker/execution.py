@@ -178,7 +178,7 @@ class Executor:
         )
         return Transition(
             job_id=held.id, queue_name=held.queue_name, attempt=held.attempts, status=JobStatus.CANCELLED,
-            finished_at=now, error=error,
+            finished_at=now, error=error, links=held.links,
         )  # fmt: skip
 
     def crashed(self, held: JobRecord, started_at: datetime, exc: BaseException) -> Transition:
@@ -189,7 +189,7 @@ class Executor:
         error = error_record(exc, job.attempts, self.worker_id, now, started_at)
         return Transition(
             job_id=job.id, queue_name=job.queue_name, attempt=job.attempts, status=JobStatus.FAILED,
-            finished_at=now, error=error,
+            finished_at=now, error=error, links=job.links,
         )  # fmt: skip
 
     def timed_out(self, held: JobRecord, started_at: datetime) -> Transition:
@@ -215,7 +215,7 @@ class Executor:
             outcome = Transition(
                 job_id=job.id, queue_name=job.queue_name, attempt=job.attempts, status=JobStatus.SUCCESSFUL,
                 finished_at=now,
-                return_value=value,
+                return_value=value, links=job.links,
             )  # fmt: skip
         else:
             record = error_record(error, job.attempts, self.worker_id, now, job.last_attempted_at)
@@ -227,7 +227,7 @@ class Executor:
             outcome = Transition(
                 job_id=job.id, queue_name=job.queue_name, attempt=job.attempts, status=status, error=record,
                 finished_at=None if status == JobStatus.READY else now,
-                available_at=None if delay is None else now + delay,
+                available_at=None if delay is None else now + delay, links=job.links,
             )  # fmt: skip
         duration = "" if clock_start is None else f" duration={time.monotonic() - clock_start:.3f}s"
         label, level = _LOG_AS[outcome.status]

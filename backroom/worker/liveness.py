@@ -74,6 +74,7 @@ def take_back(broker: Broker, held: Sequence[HeldJob], now: datetime) -> list[Re
                 available_at=now,
                 error=lost_worker_error(owner, h.attempts, h.max_attempts, now),
                 lost=True,
+                links=h.links,
             )
             for h in started
         ]

@@ -91,7 +91,7 @@ def test_celery_options_with_no_meaning_here_are_named():
         "apply_async() got option(s) with no meaning in backroom: link, retry, routing_key, "
         "serializer, task_id. It takes args, kwargs, countdown, eta, queue, priority, expires."
     )
-    assert "link: there are no chains" in message
+    assert "link: use backroom.chain(" in message
     with pytest.raises(TypeError, match=r"no meaning in backroom: time_limit\. .* use \.using\(timeout"):
         tasks.add.apply_async((1, 2), time_limit=30)
 

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+import backroom
 from backroom.brokers.inspection import JobFilter
 from backroom.compat import task_backends
 from backroom.jobs.records import JobStatus
@@ -137,6 +138,28 @@ def test_job_page_shows_arguments_result_errors_and_timeline(store, viewer):
     for worker_id in job.worker_ids:
         assert worker_id in timeline
     assert "not recorded" not in timeline  # every start and end has its time
+
+
+def test_job_page_shows_a_workflow_jobs_parents_and_children(store, viewer):
+    handle = backroom.chain(
+        backroom.call(tasks.add.using(backend=store), 1, 2),
+        backroom.call(tasks.add.using(backend=store), 10),
+        on_failure=backroom.call(tasks.noop.using(backend=store)),
+    ).enqueue()
+    first, second = handle.results
+    html = viewer.get(url(store, f"/backroom/jobs/{second.id}/")).content.decode()
+    assert "Waiting for 1 of its parents" in html
+    assert re.search(rf'<a href="/backroom/jobs/{first.id}/[^"]*" data-parent>', html)
+    assert re.search(rf'<a href="/backroom/jobs/{handle.on_failure.id}/[^"]*" data-on-failure>', html)
+    assert "its parent&#x27;s return value" in html
+    assert "<dt>Due</dt>" not in html  # it is due when its parent releases it, not before
+    html = viewer.get(url(store, f"/backroom/jobs/{first.id}/")).content.decode()
+    assert re.search(rf'<a href="/backroom/jobs/{second.id}/[^"]*" data-child>', html)
+    assert "data-waiting" not in html
+
+    drain(store)
+    html = viewer.get(url(store, f"/backroom/jobs/{second.id}/")).content.decode()
+    assert "data-waiting" not in html and '<pre class="json" data-return-value>13</pre>' in html
 
 
 def test_an_active_job_page_keeps_refreshing(store, viewer):

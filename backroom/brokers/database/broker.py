@@ -17,15 +17,18 @@ from django.db import transaction
 from ...jobs.building import new_job_ids
 from ...jobs.json import dumps
 from ...jobs.records import JobBatch, JobRecord, JobStatus, NewJob, claim_order
+from ..codec import links_or_none
 from ..contract import ClaimRef, HeldJob, Pruned, SlotRun, Transition, WorkerInfo
 from . import codec
 from .connection import Database
+from .links import settle
 
 
 class DatabaseBroker:
     """Jobs in a table of the Django database named ``alias``."""
 
     joins_transactions = True
+    workflows_span_queues = True
 
     def __init__(self, alias: str) -> None:
         self.db = Database(alias)
@@ -37,15 +40,23 @@ class DatabaseBroker:
     def new_ids(self, queue_name: str, count: int) -> list[str]:
         return new_job_ids(count)
 
+    def _insert_params(self, job: NewJob) -> tuple[Any, ...]:
+        connection = self.db.connection  # looked up once: each lookup goes through asgiref's Local
+        adapt = connection.ops.adapt_datetimefield_value
+        links, waiting_for = (
+            (None, 0) if job.links is None else (dumps(job.links.to_json()), job.links.waiting_for)
+        )
+        available_at = codec.waiting_until() if waiting_for else job.available_at
+        return (
+            codec.db_ids(connection, [job.id])[0], job.task_path, job.queue_name, job.priority, job.args,
+            job.kwargs, adapt(job.run_after), adapt(available_at), adapt(job.enqueued_at),
+            job.max_attempts, job.timeout_seconds, dumps(job.retry), job.unique_key, adapt(job.expires_at),
+            links, waiting_for,
+        )  # fmt: skip
+
     def enqueue(self, job: NewJob) -> JobRecord | None:
         db = self.db
-        connection = db.connection  # looked up once: each lookup goes through asgiref's Local
-        adapt = connection.ops.adapt_datetimefield_value
-        params = (
-            codec.db_ids(connection, [job.id])[0], job.task_path, job.queue_name, job.priority, job.args,
-            job.kwargs, adapt(job.run_after), adapt(job.available_at), adapt(job.enqueued_at),
-            job.max_attempts, job.timeout_seconds, dumps(job.retry), job.unique_key, adapt(job.expires_at),
-        )  # fmt: skip
+        params = self._insert_params(job)
         with db.cursor(f"enqueue {job.task_path}") as cursor:
             # A unique key can be freed between the conflict and the look-up; try again then.
             for _ in range(3):
@@ -76,6 +87,12 @@ class DatabaseBroker:
                     batch.queue_name,
                 )  # fmt: skip
                 cursor.execute(db.sql.insert_many(end - start), params)
+
+    def enqueue_workflow(self, jobs: Sequence[NewJob]) -> None:
+        db = self.db
+        with db.atomic(f"enqueue a workflow of {len(jobs)} jobs") as cursor:
+            for job in jobs:
+                cursor.execute(db.sql.insert, self._insert_params(job))
 
     def enqueue_slot(self, job: NewJob, schedule_name: str, slot_at: datetime) -> str | None:
         db = self.db
@@ -146,6 +163,21 @@ class DatabaseBroker:
     def record(self, worker_id: str | None, transitions: Sequence[Transition]) -> set[str]:
         if not transitions:
             return set()
+        linked = [t for t in transitions if t.links is not None and t.status.is_finished]
+        if not linked:
+            return self._record(worker_id, transitions)
+        # Outcomes that release or cancel other jobs: one transaction for the outcomes and their effects.
+        with self.db.atomic("record workflow outcomes") as cursor:
+            refused = self._record(worker_id, transitions)
+            for t in linked:
+                if t.job_id not in refused and t.links is not None and t.finished_at is not None:
+                    settle(
+                        self.db, cursor, t.job_id, t.links, t.status, t.finished_at,
+                        return_value=t.return_value, cause=t.error,
+                    )  # fmt: skip
+        return refused
+
+    def _record(self, worker_id: str | None, transitions: Sequence[Transition]) -> set[str]:
         db = self.db
         rows = [
             (
@@ -221,12 +253,13 @@ class DatabaseBroker:
                 cursor.execute(db.sql.held_by(len(dead_workers)), list(dead_workers))
                 rows += cursor.fetchall()
         found = {}
-        for job_id, queue_name, task_path, owner, status, attempts, max_attempts in rows:
+        for job_id, queue_name, task_path, owner, status, attempts, max_attempts, links in rows:
             if status not in (JobStatus.READY, JobStatus.RUNNING):
                 continue  # finished while held: an edited row; nothing to take back
             held = HeldJob(
                 job_id=codec.job_id(job_id), queue_name=queue_name, task_path=task_path, owner=owner,
                 status=JobStatus(status), attempts=attempts, max_attempts=max_attempts,
+                links=links_or_none(links),
             )  # fmt: skip
             found[held.job_id] = held
         return list(found.values())

@@ -19,6 +19,11 @@ from ..codec import decode_job
 from .statements import JOB_COLUMNS
 
 
+def waiting_until() -> datetime:
+    """The available_at of a job waiting for its parents: past every claim, until a parent releases it."""
+    return datetime(9999, 12, 31, tzinfo=UTC if settings.USE_TZ else None)
+
+
 def job_id(value: Any) -> str:
     """A stored id (a uuid, or its 32 hex digits) as the canonical text the rest of backroom uses."""
     return str(value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)))

@@ -32,6 +32,8 @@ class Dialect:
     is_same: ClassVar[str] = "IS NOT DISTINCT FROM"
     #: How an INSERT says "skip this row if it breaks a unique index".
     insert_ignore: ClassVar[tuple[str, str]] = ("INSERT INTO", " ON CONFLICT DO NOTHING")
+    #: Appended to a SELECT that reads rows the transaction goes on to change (their latest version).
+    lock_rows: ClassVar[str] = " FOR UPDATE"
     #: Appended to the row-picking SELECT of a bounded DELETE.
     delete_lock: ClassVar[str] = " FOR UPDATE SKIP LOCKED"
     true: ClassVar[str] = "true"

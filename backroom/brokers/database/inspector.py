@@ -20,6 +20,7 @@ from django.db.models.functions import Cast, RowNumber, TruncMinute
 from ...jobs.json import dumps
 from ...jobs.records import JobRecord, JobStatus
 from ...models import Job
+from ..codec import links_or_none
 from ..contract import Cancelled, cancellation_error
 from ..inspection import (
     FinishedCount,
@@ -34,6 +35,7 @@ from ..inspection import (
 )
 from . import codec
 from .connection import Database
+from .links import settle
 
 
 def _utc_minute() -> TruncMinute:
@@ -85,7 +87,10 @@ class DatabaseInspector:
             "due": Count("available_at", filter=due),
             "oldest": Min("available_at", filter=due),
         }
-        waiting = self._jobs().filter(status=JobStatus.READY, worker_id__isnull=True)
+        # Not the workflow jobs waiting for their parents: they are neither ready nor scheduled.
+        waiting = self._jobs().filter(
+            status=JobStatus.READY, worker_id__isnull=True, available_at__lt=codec.waiting_until()
+        )
         held = self._jobs().filter(
             Q(worker_id__isnull=False) | Q(status=JobStatus.RUNNING),
             status__in=[JobStatus.READY, JobStatus.RUNNING],
@@ -237,9 +242,16 @@ class DatabaseInspector:
             db_id = db.id(job_id)
         except ValueError:
             return Cancelled.UNKNOWN
-        error = dumps(cancellation_error(by, now).to_json())
-        if self._changed(db.sql.cancel, (db.time(now), error, db_id), f"cancel job {job_id}"):
-            return Cancelled.CANCELLED
+        error = cancellation_error(by, now)
+        with db.atomic(f"cancel job {job_id}") as cursor:
+            cursor.execute(db.sql.cancel, (db.time(now), dumps(error.to_json()), db_id))
+            if cursor.rowcount:
+                # A workflow job stops its successors in the same transaction.
+                cursor.execute(db.sql.select_links, (db_id,))
+                links = links_or_none(cursor.fetchone()[0])
+                if links is not None:
+                    settle(db, cursor, job_id, links, JobStatus.CANCELLED, now, cause=error)
+                return Cancelled.CANCELLED
         if self._changed(db.sql.request_cancel, (db_id,), f"cancel job {job_id}"):
             return Cancelled.REQUESTED
         with db.cursor(f"cancel job {job_id}") as cursor:

@@ -7,6 +7,7 @@ class SQLite(Dialect):
     vendor = "sqlite"
     default_poll_interval_seconds = 0.2  # no push notification; a local poll is cheap
     skip_locked = ""
+    lock_rows = ""  # a writing transaction holds the whole database
     delete_lock = ""
     json_param = "json(%s)"
     is_same = "IS"

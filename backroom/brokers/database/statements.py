@@ -14,7 +14,7 @@ JOB_COLUMNS: tuple[str, ...] = (
     "id", "task_path", "queue_name", "priority", "status", "args", "kwargs", "run_after",
     "available_at", "enqueued_at", "started_at", "last_attempted_at", "finished_at", "attempts",
     "max_attempts", "timeout_seconds", "retry", "unique_key", "worker_id", "worker_ids", "errors",
-    "return_value", "progress", "cancel_requested", "orphaned", "expires_at",
+    "return_value", "progress", "cancel_requested", "orphaned", "expires_at", "links", "waiting_for",
 )  # fmt: skip
 TIME_COLUMNS = frozenset((
     "run_after", "available_at", "enqueued_at", "started_at", "last_attempted_at", "finished_at",
@@ -24,7 +24,7 @@ TIME_COLUMNS = frozenset((
 INSERT_COLUMNS: tuple[str, ...] = (
     "id", "task_path", "queue_name", "priority", "status", "args", "kwargs", "run_after",
     "available_at", "enqueued_at", "attempts", "max_attempts", "timeout_seconds", "retry", "unique_key",
-    "worker_ids", "errors", "cancel_requested", "orphaned", "expires_at",
+    "worker_ids", "errors", "cancel_requested", "orphaned", "expires_at", "links", "waiting_for",
 )  # fmt: skip
 #: A batch of transitions (see contract.Transition), one row each.
 TRANSITION_COLUMNS: Columns = (
@@ -38,7 +38,7 @@ RELEASE_COLUMNS: Columns = (
     ("t_lost", "boolean"),
 )  # fmt: skip
 #: The held jobs the reaper looks at.
-HELD_COLUMNS = "id, queue_name, task_path, worker_id, status, attempts, max_attempts"
+HELD_COLUMNS = "id, queue_name, task_path, worker_id, status, attempts, max_attempts, links"
 WORKER_COLUMNS = (
     "id", "hostname", "pid", "queues", "concurrency", "backend", "started_at", "last_heartbeat_at",
     "abandoned_threads",
@@ -76,7 +76,7 @@ class Statements:
         insert, ignore = d.insert_ignore
         values = (
             f"%s, %s, %s, %s, 'READY', {d.json_param}, {d.json_param}, %s, %s, %s, 0, %s, %s, "
-            f"{d.json_param}, %s, '[]', '[]', {d.false}, 0, %s"
+            f"{d.json_param}, %s, '[]', '[]', {d.false}, 0, %s, {d.json_param}, %s"
         )
         self.insert = d.with_notify(
             f"{insert} backroom_job ({', '.join(INSERT_COLUMNS)}) VALUES ({values}){ignore}"
@@ -145,18 +145,37 @@ class Statements:
             "SELECT id FROM backroom_job WHERE task_path = %s AND status = 'FAILED' "
             "AND unique_key IS NOT NULL"
         )
+        # Ending a job unrun: params finished_at, then the error (JSON) appended to its errors.
+        cancelled = (
+            f"status = 'CANCELLED', finished_at = %s, errors = {d.json_append('errors', d.json('%s'))}"
+        )
         self.cancel = (
-            "UPDATE backroom_job SET status = 'CANCELLED', finished_at = %s, worker_id = NULL, "
-            f"lease_expires_at = NULL, errors = {d.json_append('errors', d.json('%s'))} "
+            f"UPDATE backroom_job SET {cancelled}, worker_id = NULL, lease_expires_at = NULL "
             "WHERE id = %s AND status = 'READY'"
         )
         self.request_cancel = (
             f"UPDATE backroom_job SET cancel_requested = {d.true} WHERE id = %s AND status = 'RUNNING'"
         )
         self.select_status = "SELECT status FROM backroom_job WHERE id = %s"
+        # Workflow links (see brokers/database/links.py): a waiting job counts its parents down, row-locked,
+        # so that of the parents finishing at once exactly one sees none left and releases it.
+        still_waiting = "id = %s AND status = 'READY' AND waiting_for > 0"
+        self.count_down = f"UPDATE backroom_job SET waiting_for = waiting_for - 1 WHERE {still_waiting}"
+        self.select_waiting = (
+            f"SELECT waiting_for, {d.json_text('args')}, {d.read_time('run_after')} FROM backroom_job "
+            f"WHERE id = %s{d.lock_rows}"
+        )
+        self.release_waiting = d.with_notify(
+            f"UPDATE backroom_job SET args = {d.json_param}, available_at = %s WHERE id = %s"
+        )
+        self.select_links = f"SELECT {d.json_text('links')} FROM backroom_job WHERE id = %s"
+        self.cancel_waiting = f"UPDATE backroom_job SET {cancelled}, waiting_for = 0 WHERE {still_waiting}"
         self.delete_failed = "DELETE FROM backroom_job WHERE task_path = %s AND status = 'FAILED'"
         # Statements over a list of ids, workers or schedules.
         self.select_by_ids = ForCount(f"SELECT {columns} FROM backroom_job WHERE id IN ({{values}})")
+        self.select_results = ForCount(
+            f"SELECT id, {d.json_text('return_value')} FROM backroom_job WHERE id IN ({{values}})"
+        )
         self.extend_leases = ForCount(
             "UPDATE backroom_job SET lease_expires_at = %s WHERE worker_id = %s AND id IN ({values})"
         )
@@ -247,6 +266,6 @@ class Statements:
         d = self.dialect
         shared = (
             f"%s, %s, %s, 'READY', {d.json('t.t_args')}, {d.json('t.t_kwargs')}, %s, %s, %s, 0, %s, %s, "
-            f"{d.json_param}, NULL, '[]', '[]', {d.false}, 0, %s"
+            f"{d.json_param}, NULL, '[]', '[]', {d.false}, 0, %s, NULL, 0"
         )
         return d.insert_many(", ".join(INSERT_COLUMNS), shared, count)

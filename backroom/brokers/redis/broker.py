@@ -18,8 +18,9 @@ from django.db import transaction
 
 from ...jobs.building import new_job_ids
 from ...jobs.json import dumps
+from ...jobs.links import settling_error
 from ...jobs.records import ACTIVE, JobBatch, JobRecord, JobStatus, NewJob, claim_order
-from ..codec import whole_number
+from ..codec import links_or_none, whole_number
 from ..contract import ClaimRef, HeldJob, Pruned, SlotRun, Transition, WorkerInfo
 from .codec import as_mapping, from_micros, job_from_hash, micros, new_job_fields
 from .connection import RedisStore, process_name, translated
@@ -55,6 +56,8 @@ class RedisBroker:
     ) -> None:
         self.redis = redis_store
         self.keys = redis_store.keys
+        # A script touches one slot of a cluster: there, a workflow keeps to one queue.
+        self.workflows_span_queues = not redis_store.cluster
         self.on_commit_database = on_commit_database
         self.ttl_ms = "" if result_ttl_seconds is None else str(round(result_ttl_seconds * 1000))
 
@@ -118,6 +121,28 @@ class RedisBroker:
         # One script call per chunk keeps each short; MULTI/EXEC (one queue, one slot) stores all or none.
         self.redis.pipelined(build, transaction=True)
         self.redis.client.sadd(self.keys.queues, queue)
+
+    @translated
+    def enqueue_workflow(self, jobs: Sequence[NewJob]) -> None:
+        if not self._after_commit(functools.partial(self._store_workflow, jobs)):
+            self._store_workflow(jobs)
+
+    @translated  # also when called on commit
+    def _store_workflow(self, jobs: Sequence[NewJob]) -> None:
+        queues = sorted({job.queue_name for job in jobs})
+        args: list[Any] = [self.keys.channel]
+        for job in jobs:
+            fields = new_job_fields(job)
+            waiting = job.links is not None and job.links.waiting_for > 0
+            delayed = "w" if waiting else "1" if job.available_at > job.enqueued_at else ""
+            args += [self.keys.base(job.queue_name), job.queue_name, job.id, delayed, len(fields)]
+            args.extend(itertools.chain.from_iterable(fields.items()))
+
+        def build(pipe: Any) -> None:
+            pipe.sadd(self.keys.queues, *queues)
+            self.redis.run(self.redis.scripts.enqueue_workflow, queues, args, client=pipe)
+
+        self.redis.pipelined(build)
 
     @translated
     def enqueue_slot(self, job: NewJob, schedule_name: str, slot_at: datetime) -> str | None:
@@ -221,7 +246,9 @@ class RedisBroker:
         for t in transitions:
             by_queue[t.queue_name].append(t)
         for queue, batch in by_queue.items():
-            args: list[Any] = [self.keys.base(queue), worker_id or "", self.ttl_ms]
+            args: list[Any] = [
+                self.keys.base(queue), worker_id or "", self.ttl_ms, self.keys.prefix, self.keys.channel,
+            ]  # fmt: skip
             for t in batch:
                 args += [
                     t.job_id, t.attempt, t.status.value,
@@ -229,7 +256,7 @@ class RedisBroker:
                     "" if t.finished_at is None else micros(t.finished_at),
                     "" if t.available_at is None else micros(t.available_at),
                     t.return_value or "", "" if t.error is None else dumps(t.error.to_json()),
-                    "1" if t.lost else "",
+                    "1" if t.lost else "", _link_error(t),
                 ]  # fmt: skip
             refused.update(self.redis.run(self.redis.scripts.record, [queue], args))
         return refused
@@ -285,7 +312,7 @@ class RedisBroker:
             args: list[Any] = [micros(now), limit, len(dead_workers), *dead_workers]
             for queue in group:
                 args += [self.keys.base(queue), queue]
-            for queue, job_id, owner, status, attempts, max_attempts, task_path in self.redis.run(
+            for queue, job_id, owner, status, attempts, max_attempts, task_path, links in self.redis.run(
                 self.redis.scripts.expired, group, args
             ):
                 found.append(
@@ -297,6 +324,7 @@ class RedisBroker:
                         status=JobStatus(status),
                         attempts=_count(attempts, 0),
                         max_attempts=_count(max_attempts, 1),
+                        links=links_or_none(links),
                     )
                 )
         return found[:limit]
@@ -405,3 +433,10 @@ def _count(text: str, default: int) -> int:
     """A count as the job reader takes it ("0" stays 0); ``default`` where it holds no whole number."""
     number = whole_number(text)
     return default if number is None else number
+
+
+def _link_error(t: Transition) -> str:
+    """The error (JSON) a linked job's final outcome writes on the jobs it stops; '' for any other."""
+    if t.links is None or t.finished_at is None:
+        return ""
+    return dumps(settling_error(t.job_id, t.status, t.error, t.finished_at).to_json())

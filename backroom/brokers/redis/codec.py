@@ -63,6 +63,9 @@ def new_job_fields(job: NewJob) -> dict[str, str]:
         fields["unique_key"] = job.unique_key
     if job.expires_at is not None:
         fields["expires_at"] = micros(job.expires_at)
+    if job.links is not None:
+        fields["links"] = dumps(job.links.to_json())
+        fields["waiting_for"] = str(job.links.waiting_for)
     return fields
 
 

@@ -1,5 +1,5 @@
 -- The held jobs of some queues whose lease ran out, or whose worker is dead:
--- each as {queue, id, worker id, status, attempts, max attempts, task path}.
+-- each as {queue, id, worker id, status, attempts, max attempts, task path, links}.
 -- Leases left without a held job (edited away) are dropped.
 -- KEYS: each queue's ready set. ARGV: now, limit, number of dead workers,
 -- their ids, then each queue's base and name.
@@ -17,9 +17,9 @@ for q = 4 + dead_count, #ARGV, 2 do
   for _, id in ipairs(ids) do
     if not seen[id] then
       seen[id] = true
-      local job = redis.call('HMGET', job_key(base, id), 'status', 'worker_id', 'attempts', 'max_attempts', 'task_path')
+      local job = redis.call('HMGET', job_key(base, id), 'status', 'worker_id', 'attempts', 'max_attempts', 'task_path', 'links')
       if (job[1] == 'READY' and job[2]) or job[1] == 'RUNNING' then
-        found[#found + 1] = {queue, id, job[2] or '', job[1], job[3] or '0', job[4] or '1', job[5] or ''}
+        found[#found + 1] = {queue, id, job[2] or '', job[1], job[3] or '0', job[4] or '1', job[5] or '', job[6] or ''}
       else
         redis.call('ZREM', base .. ':held', id)
         redis.call('ZREM', base .. ':running', id)

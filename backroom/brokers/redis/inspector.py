@@ -15,7 +15,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ...jobs.json import dumps
-from ...jobs.records import JobRecord
+from ...jobs.links import settling_error
+from ...jobs.records import JobRecord, JobStatus
 from ..contract import Cancelled, cancellation_error
 from ..inspection import (
     FinishedCount,
@@ -264,8 +265,14 @@ class RedisInspector:
         if job is None:
             return Cancelled.UNKNOWN
         queue = job.queue_name
-        error = dumps(cancellation_error(by, now).to_json())
-        args = [self.keys.base(queue), job_id, micros(now), error, self.broker.ttl_ms]
+        error = cancellation_error(by, now)
+        # A workflow job stops its successors (in the same script): with this error.
+        stopped = None if job.links is None else settling_error(job_id, JobStatus.CANCELLED, error, now)
+        link_error = "" if stopped is None else dumps(stopped.to_json())
+        args = [
+            self.keys.base(queue), job_id, micros(now), dumps(error.to_json()), self.broker.ttl_ms,
+            self.keys.prefix, self.keys.channel, link_error,
+        ]  # fmt: skip
         return Cancelled(self.redis.run(self.redis.scripts.cancel, [queue], args))
 
     def _failed_of(self, task_path: str) -> Iterator[tuple[str, list[str]]]:

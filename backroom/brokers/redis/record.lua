@@ -1,16 +1,18 @@
 -- Write starts and outcomes of one worker's jobs in one queue; return the ids
 -- whose claim no longer held (taken back, cancelled), which change nothing.
--- KEYS: the queue's ready set. ARGV: base, owner, result TTL in ms or '', then
--- per transition: id, attempt, status, started_at, finished_at, available_at,
--- return value, error (each '' when absent), '1' if the worker was lost.
-local base, owner, ttl_ms = ARGV[1], ARGV[2], ARGV[3]
+-- A workflow job's final outcome applies its links here too (see settle).
+-- KEYS: the queue's ready set. ARGV: base, owner, result TTL in ms or '', key
+-- prefix, channel, then per transition: id, attempt, status, started_at,
+-- finished_at, available_at, return value, error (each '' when absent), '1' if
+-- the worker was lost, and the error (JSON) its links write on the jobs they stop.
+local base, owner, ttl_ms, prefix, channel = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local refused = {}
-for i = 4, #ARGV, 9 do
+for i = 6, #ARGV, 10 do
   local id, attempt, status, started_at = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  local finished_at, available_at, return_value, error, lost =
-    ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7], ARGV[i + 8]
+  local finished_at, available_at, return_value, error, lost, link_error =
+    ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7], ARGV[i + 8], ARGV[i + 9]
   local k = job_key(base, id)
-  local job = redis.call('HMGET', k, 'status', 'worker_id', 'attempts', 'unique_key', 'worker_ids', 'errors')
+  local job = redis.call('HMGET', k, 'status', 'worker_id', 'attempts', 'unique_key', 'worker_ids', 'errors', 'links')
   -- A CANCELLED end with no start: a held job that expired before it started, its attempts unchanged.
   local unstarted = started_at == '' and status == 'CANCELLED' and job[1] == 'READY'
   local claimed = unstarted and tostring(tonumber(attempt) + 1) or attempt
@@ -57,6 +59,9 @@ for i = 4, #ARGV, 9 do
         fields[#fields + 1] = finished_at
         redis.call('HSET', k, unpack(fields))
         finished(base, id, job[4], status, finished_at, ttl_ms)
+        if job[7] and link_error ~= '' then
+          settle(prefix, channel, ttl_ms, id, status, job[7], return_value, finished_at, link_error)
+        end
       end
     end
   end

@@ -27,6 +27,7 @@ class Scripts:
     enqueue: Script
     enqueue_many: Script
     enqueue_slot: Script
+    enqueue_workflow: Script
     claim: Script
     record: Script
     release: Script
