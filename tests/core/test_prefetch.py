@@ -181,13 +181,16 @@ def test_a_better_job_waits_for_one_running_job_not_for_those_held_ahead(store, 
     gate = tmp_path / "gate"
     for i in range(8):  # quick jobs first: they make the worker hold the next ones ahead
         tasks.record.using(backend=store, priority=10).enqueue(f"quick-{i}", store)
-    tasks.wait_for_file.using(backend=store, priority=5).enqueue(str(gate), "slow", store)
+    slow = tasks.wait_for_file.using(backend=store, priority=5).enqueue(str(gate), "slow", store)
     after = [tasks.record.using(backend=store).enqueue(f"after-{i}", store).id for i in range(8)]
     worker = Worker(store_of(store), WorkerOptions(concurrency=1, prefetch=32, burst=True))
     thread = threading.Thread(target=worker.run)
     thread.start()
     try:
-        wait_until(lambda: runs(store).filter(label="slow:started").exists(), what="the slow job to start")
+        # Its start written: so are the quick jobs' outcomes before it, the last that let the worker hold
+        # jobs ahead again. Only then is a hand-back final (else "after" jobs may be held anew, and run
+        # first: held less than PREFETCH_SECONDS before "urgent", as promised).
+        wait_until(lambda: stored_job(store, slow.id).status == "RUNNING", what="the slow job to start")
         wait_until(
             lambda: all(stored_job(store, job_id).worker_id is None for job_id in after),
             timeout=10 * PREFETCH_SECONDS + 5,
