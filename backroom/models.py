@@ -1,4 +1,4 @@
-"""The job, worker, schedule-run and database-schedule tables.
+"""The job, worker, schedule-run, database-schedule and paused-queue tables.
 
 The ORM serves the dashboard, the admin and migrations; the hot paths
 (enqueue, claim, record) use the SQL in ``backroom.brokers.database``, and
@@ -52,6 +52,21 @@ class Job(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task_path} [{self.status}] {self.id}"
+
+
+class PausedQueue(models.Model):
+    """A queue whose jobs no worker claims until it is resumed; the row exists only while paused."""
+
+    queue_name = models.CharField(max_length=64, primary_key=True)
+    paused_at = models.DateTimeField()
+    paused_by = models.CharField(max_length=255)
+
+    class Meta:
+        db_table = "backroom_paused_queue"
+        ordering = ["queue_name"]
+
+    def __str__(self) -> str:
+        return self.queue_name
 
 
 class Worker(models.Model):

@@ -269,6 +269,17 @@ class Inspector(Protocol):
     def delete_failed(self, task_path: str) -> int:
         """Delete every FAILED job of a task; return how many."""
 
+    # Pausing queues: checked by the store's claim, so every worker of every host obeys at once.
+
+    def pause_queue(self, queue_name: str, now: datetime, by: str) -> bool:
+        """Stop workers claiming the queue's jobs (enqueue goes on); False if it was already paused."""
+
+    def resume_queue(self, queue_name: str) -> bool:
+        """Let workers claim the queue's jobs again, waking idle ones; False if it was not paused."""
+
+    def paused_queues(self) -> list[str]:
+        """The names of the paused queues, sorted."""
+
 
 def cancellation_error(by: str, at: datetime) -> ErrorRecord:
     """The error record of a job cancelled before it ran."""

@@ -12,6 +12,8 @@ from typing import Any, ClassVar
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 
+#: The names of the paused queues, whose jobs a claim leaves where they are.
+PAUSED_QUEUES = "SELECT queue_name FROM backroom_paused_queue"
 #: A table of rows the statements join against: (column name, SQL type) in order.
 Columns = Sequence[tuple[str, str]]
 
@@ -107,7 +109,10 @@ class Dialect:
 
     def claim_pick(self, queue_count: int, columns: str) -> str:
         """SELECT ``columns`` of the best ready, unheld jobs: params now, queues..., limit."""
-        ready = "status = 'READY' AND worker_id IS NULL AND available_at <= %s"
+        ready = (
+            "status = 'READY' AND worker_id IS NULL AND available_at <= %s "
+            f"AND queue_name NOT IN ({PAUSED_QUEUES})"
+        )
         order = "ORDER BY priority DESC, available_at LIMIT %s"
         if queue_count <= 1:
             queue = " AND queue_name = %s" if queue_count else ""

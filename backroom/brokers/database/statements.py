@@ -144,6 +144,12 @@ class Statements:
         )
         self.select_status = "SELECT status FROM backroom_job WHERE id = %s"
         self.delete_failed = "DELETE FROM backroom_job WHERE task_path = %s AND status = 'FAILED'"
+        self.pause_queue = (
+            f"{insert} backroom_paused_queue (queue_name, paused_at, paused_by) VALUES (%s, %s, %s){ignore}"
+        )
+        # Resuming wakes the queue's idle workers, as an enqueue does.
+        self.resume_queue = d.with_notify("DELETE FROM backroom_paused_queue WHERE queue_name = %s")
+        self.select_paused = "SELECT queue_name FROM backroom_paused_queue ORDER BY queue_name"
 
     @functools.cache  # noqa: B019 - one Statements per dialect, kept for the process
     def claim(self, queue_count: int) -> str:

@@ -21,6 +21,15 @@ else
   end
 end
 
+-- A paused queue keeps its jobs where they are: it is left out of the claim.
+local open = {}
+for _, base in ipairs(bases) do
+  if redis.call('EXISTS', base .. ':paused') == 0 then
+    open[#open + 1] = base
+  end
+end
+bases = open
+
 for _, base in ipairs(bases) do
   local delayed = base .. ':delayed'
   for _, id in ipairs(redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, PROMOTE_BATCH)) do
