@@ -1,4 +1,4 @@
-"""The job, worker, schedule-run, database-schedule and paused-queue tables.
+"""The job, worker, schedule-run, database-schedule, paused-queue and limit tables.
 
 The ORM serves the dashboard, the admin and migrations; the hot paths
 (enqueue, claim, record) use the SQL in ``backroom.brokers.database``, and
@@ -45,6 +45,10 @@ class Job(models.Model):
     orphaned = models.IntegerField(default=0)
     # Not started by then, the job ends CANCELLED when a worker reaches it, never run.
     expires_at = models.DateTimeField(null=True, blank=True)
+    # The group of a task's global limits (the task, or the task and its limit_key), and the limits.
+    limit_key = models.CharField(max_length=255, null=True, blank=True)
+    concurrency_limit = models.IntegerField(null=True, blank=True)
+    rate_limit = models.CharField(max_length=32, null=True, blank=True)  # "count/seconds"
 
     class Meta:
         db_table = "backroom_job"
@@ -67,6 +71,24 @@ class PausedQueue(models.Model):
 
     def __str__(self) -> str:
         return self.queue_name
+
+
+class LimitState(models.Model):
+    """One limit group's lock and rate state: claims of its jobs lock this row, so no two race.
+
+    ``limit_group`` is a job's ``limit_key`` or ``queue:<name>`` for a queue's limits;
+    ``next_start_at`` is when the group's rate next lets a job start.
+    """
+
+    limit_group = models.CharField(max_length=255, primary_key=True)
+    next_start_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "backroom_limit"
+        ordering = ["limit_group"]
+
+    def __str__(self) -> str:
+        return self.limit_group
 
 
 class Worker(models.Model):

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..exceptions import CorruptJob
-from ..jobs.records import ErrorRecord, JobRecord, JobStatus, error_path
+from ..jobs.records import ErrorRecord, JobLimits, JobRecord, JobStatus, error_path
 
 #: Stands in for a required time that cannot be read.
 PLACEHOLDER_TIME = datetime(1970, 1, 1, tzinfo=UTC)
@@ -155,6 +155,15 @@ class _Reader:
             self.problems.append("worker_ids holds entries that are not worker ids")
         return found
 
+    def limits(self) -> JobLimits | None:
+        key = self.text("limit_key", optional=True)
+        if key is None:
+            return None
+        concurrency = self.integer("concurrency_limit", 0, 0, 2**31 - 1, missing_ok=True)
+        return JobLimits(
+            key=key, concurrency=concurrency or None, rate=self.text("rate_limit", optional=True)
+        )
+
     def flag(self, name: str) -> bool:
         value = self.raw.get(name)
         return value in (True, 1, "1", "true", "t")
@@ -206,5 +215,6 @@ def decode_job(raw: Mapping[str, Any], to_datetime: Callable[[Any], datetime | N
         orphaned=read.integer("orphaned", 0, 0, 2**31 - 1, missing_ok=True),
         defect=None,
         expires_at=read.moment("expires_at"),
+        limits=read.limits(),
     )
     return replace(record, defect="; ".join(read.problems)) if read.problems else record

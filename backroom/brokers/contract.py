@@ -158,7 +158,17 @@ class Broker(Protocol):
         """Hold up to ``limit`` ready jobs for this worker, best first; they stay READY until started.
 
         ``queues`` empty means every queue. Jobs held ahead are not charged an
-        attempt; ``record`` starts them.
+        attempt; ``record`` starts them. Jobs of a paused queue are left, and
+        limited jobs are taken only as far as their limits allow, counting the
+        jobs held across every worker (docs/limits.md); the others are claimed
+        past them.
+        """
+
+    def held_back_seconds(self) -> float | None:
+        """After this thread's last claim: how soon a job it held back for a limit may be claimed.
+
+        None when the claim held nothing back. The worker claims again then,
+        instead of waiting for its next poll.
         """
 
     def record(self, worker_id: str | None, transitions: Sequence[Transition]) -> set[str]:

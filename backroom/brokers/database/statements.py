@@ -8,14 +8,15 @@ are built per count and cached, so each count is parsed (or prepared) once.
 import functools
 from collections.abc import Sequence
 
-from .dialect import Columns, Dialect
+from .dialect import READY, Columns, Dialect
 
 #: The columns of a job as the codec reads them, in this order.
 JOB_COLUMNS: tuple[str, ...] = (
     "id", "task_path", "queue_name", "priority", "status", "args", "kwargs", "run_after",
     "available_at", "enqueued_at", "started_at", "last_attempted_at", "finished_at", "attempts",
     "max_attempts", "timeout_seconds", "retry", "unique_key", "worker_id", "worker_ids", "errors",
-    "return_value", "progress", "cancel_requested", "orphaned", "expires_at",
+    "return_value", "progress", "cancel_requested", "orphaned", "expires_at", "limit_key",
+    "concurrency_limit", "rate_limit",
 )  # fmt: skip
 TIME_COLUMNS = frozenset((
     "run_after", "available_at", "enqueued_at", "started_at", "last_attempted_at", "finished_at",
@@ -25,7 +26,8 @@ TIME_COLUMNS = frozenset((
 INSERT_COLUMNS: tuple[str, ...] = (
     "id", "task_path", "queue_name", "priority", "status", "args", "kwargs", "run_after",
     "available_at", "enqueued_at", "attempts", "max_attempts", "timeout_seconds", "retry", "unique_key",
-    "worker_ids", "errors", "cancel_requested", "orphaned", "expires_at",
+    "worker_ids", "errors", "cancel_requested", "orphaned", "expires_at", "limit_key", "concurrency_limit",
+    "rate_limit",
 )  # fmt: skip
 #: A batch of transitions (see contract.Transition), one row each.
 TRANSITION_COLUMNS: Columns = (
@@ -57,6 +59,12 @@ def _placeholders(count: int) -> str:
     return ", ".join(["%s"] * count)
 
 
+def _queue_filter(queue_count: int, excluded: int) -> str:
+    """Only jobs of ``queue_count`` queues (0: any), and none of ``excluded`` ones."""
+    found = f" AND queue_name IN ({_placeholders(queue_count)})" if queue_count else ""
+    return found + (f" AND queue_name NOT IN ({_placeholders(excluded)})" if excluded else "")
+
+
 class Statements:
     """The SQL of one dialect."""
 
@@ -67,7 +75,7 @@ class Statements:
         insert, ignore = d.insert_ignore
         values = (
             f"%s, %s, %s, %s, 'READY', {d.json_param}, {d.json_param}, %s, %s, %s, 0, %s, %s, "
-            f"{d.json_param}, %s, '[]', '[]', {d.false}, 0, %s"
+            f"{d.json_param}, %s, '[]', '[]', {d.false}, 0, %s, %s, %s, %s"
         )
         self.insert = d.with_notify(
             f"{insert} backroom_job ({', '.join(INSERT_COLUMNS)}) VALUES ({values}){ignore}"
@@ -150,10 +158,23 @@ class Statements:
         # Resuming wakes the queue's idle workers, as an enqueue does.
         self.resume_queue = d.with_notify("DELETE FROM backroom_paused_queue WHERE queue_name = %s")
         self.select_paused = "SELECT queue_name FROM backroom_paused_queue ORDER BY queue_name"
+        # Limits: a claim of a group's jobs locks its row first, so that two claims never race.
+        self.ensure_limit = f"{insert} backroom_limit (limit_group, next_start_at) VALUES (%s, NULL){ignore}"
+        self.limits_in_use = "SELECT 1 FROM backroom_limit LIMIT 1"
+        self.lock_limit = "UPDATE backroom_limit SET limit_group = limit_group WHERE limit_group = %s"
+        self.read_limit = f"SELECT {d.read_time('next_start_at')} FROM backroom_limit WHERE limit_group = %s"
+        self.set_next_start = "UPDATE backroom_limit SET next_start_at = %s WHERE limit_group = %s"
+        # Held jobs (claimed ahead or running): counted afresh each time, so a dead worker's are
+        # no longer counted once taken back.
+        self.held_of_key = "SELECT COUNT(*) FROM backroom_job WHERE limit_key = %s AND worker_id IS NOT NULL"
+        self.held_in_queue = (
+            "SELECT COUNT(*) FROM backroom_job WHERE queue_name = %s AND worker_id IS NOT NULL"
+        )
 
     @functools.cache  # noqa: B019 - one Statements per dialect, kept for the process
-    def claim(self, queue_count: int) -> str:
-        """Hold the best ready jobs of ``queue_count`` queues (0: every queue) for a worker.
+    def claim(self, queue_count: int, excluded: int = 0) -> str:
+        """Hold the best ready unlimited jobs of ``queue_count`` queues (0: every queue but
+        ``excluded`` ones) for a worker.
 
         Params: worker id, lease expiry, then ``Dialect.claim_pick_params``.
         Where an UPDATE cannot return rows, this is the SELECT ... FOR UPDATE
@@ -161,11 +182,33 @@ class Statements:
         """
         d = self.dialect
         if not d.update_returning:
-            return d.claim_pick(queue_count, self.job_columns)
-        pick = d.claim_pick(queue_count, "id")
+            return d.claim_pick(queue_count, self.job_columns, excluded)
+        pick = d.claim_pick(queue_count, "id", excluded)
         return d.returning(
             f"UPDATE backroom_job SET worker_id = %s, lease_expires_at = %s WHERE id IN ({pick})",
             self.job_columns,
+        )
+
+    @functools.cache  # noqa: B019
+    def limited_groups(self, queue_count: int, excluded: int) -> str:
+        """The limit keys of ready limited jobs, best first: params now, queues..., excluded..., limit."""
+        where = f"{READY} AND limit_key IS NOT NULL{_queue_filter(queue_count, excluded)}"
+        return (
+            f"SELECT limit_key FROM backroom_job WHERE {where} "
+            "GROUP BY limit_key ORDER BY MAX(priority) DESC, MIN(available_at) LIMIT %s"
+        )
+
+    @functools.cache  # noqa: B019
+    def limited_pick(self, by_key: bool, queue_count: int, excluded: int) -> str:
+        """The best ready jobs of one limit key (``by_key``) or of one limited queue, locked.
+
+        Params: the key or queue, now, queues..., excluded..., limit.
+        """
+        group = "limit_key = %s" if by_key else "queue_name = %s"
+        where = f"{group} AND {READY}{_queue_filter(queue_count, excluded)}"
+        return (
+            f"SELECT {self.job_columns} FROM backroom_job WHERE {where} "
+            f"ORDER BY priority DESC, available_at LIMIT %s{self.dialect.skip_locked}"
         )
 
     @functools.cache  # noqa: B019
@@ -231,7 +274,7 @@ class Statements:
         d = self.dialect
         shared = (
             f"%s, %s, %s, 'READY', {d.json('t.t_args')}, {d.json('t.t_kwargs')}, %s, %s, %s, 0, %s, %s, "
-            f"{d.json_param}, NULL, '[]', '[]', {d.false}, 0, %s"
+            f"{d.json_param}, NULL, '[]', '[]', {d.false}, 0, %s, %s, %s, %s"
         )
         return d.insert_many(", ".join(INSERT_COLUMNS), shared, count)
 

@@ -63,6 +63,12 @@ def new_job_fields(job: NewJob) -> dict[str, str]:
         fields["unique_key"] = job.unique_key
     if job.expires_at is not None:
         fields["expires_at"] = micros(job.expires_at)
+    if job.limits is not None:
+        fields["limit_key"] = job.limits.key
+        if job.limits.concurrency is not None:
+            fields["concurrency_limit"] = str(job.limits.concurrency)
+        if job.limits.rate is not None:
+            fields["rate_limit"] = job.limits.rate
     return fields
 
 
