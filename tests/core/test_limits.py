@@ -133,6 +133,40 @@ def test_a_rate_limit_spaces_starts(store):
     wait_until(lambda: claim(store, "w-2"), timeout=2, what="the next start the rate allows")
 
 
+def with_queue_limits(settings, store, limits):
+    options = {**settings.TASKS[store]["OPTIONS"], "QUEUE_LIMITS": limits}
+    settings.TASKS = {**settings.TASKS, store: {**settings.TASKS[store], "OPTIONS": options}}
+
+
+def test_a_queue_concurrency_limit_counts_every_job_of_the_queue(store, settings):
+    with_queue_limits(settings, store, {"emails": {"concurrency": 2}})
+    emails = [tasks.in_emails_queue.using(backend=store).enqueue(f"e{i}", store).id for i in range(3)]
+    other = tasks.add.using(backend=store).enqueue(1, 2)  # another queue: not limited
+    first = claim(store, "w-1")
+    assert sorted(job.id for job in first) == sorted([*emails[:2], other.id])
+    assert claim(store, "w-2") == []
+    assert stored_job(store, emails[2]).status == "READY"
+    finish(store, "w-1", first[0] if first[0].id != other.id else first[1])
+    assert [job.id for job in claim(store, "w-2")] == [emails[2]]
+
+
+def test_a_queue_rate_limit_spaces_starts_of_every_task(store, settings):
+    with_queue_limits(settings, store, {"emails": {"rate": "10/s"}})
+    emails = [tasks.in_emails_queue.using(backend=store).enqueue(f"e{i}", store).id for i in range(2)]
+    assert [job.id for job in claim(store, "w-1")] == emails[:1]
+    assert claim(store, "w-2") == []
+    assert 0 < store_of(store).broker.held_back_seconds() <= 0.1
+    assert [job.id for job in wait_until(lambda: claim(store, "w-2"), timeout=2)] == emails[1:]
+
+
+def test_a_task_limit_holds_per_queue_on_redis_and_across_queues_on_sql(store):
+    """On Redis (one server or a cluster) a limit lives in its queue's hash slot (docs/limits.md)."""
+    for queue in ("default", "emails"):
+        tasks.one_per_key.using(backend=store, queue_name=queue, limit_key="k").enqueue(queue, 0, store)
+    taken = claim(store, "w-1")
+    assert len(taken) == (2 if store in ("redis", "cluster") else 1)
+
+
 # Workers racing, the tasks' own records as the judge.
 
 
