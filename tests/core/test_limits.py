@@ -204,3 +204,19 @@ def test_rate_limit_twenty_per_second_across_three_worker_processes(store, worke
     busiest = max(sum(1 for s in starts if first <= s < first + 1.0) for first in starts)
     assert busiest <= 20 + RATE_TOLERANCE, busiest
     assert starts[-1] - starts[0] >= 4.5
+
+
+def test_unlimited_claims_stay_one_statement_until_a_limit_is_in_use(sql_store):
+    from django.db import connections
+    from django.test.utils import CaptureQueriesContext
+
+    def claim_statements(jobs=1):
+        tasks.add.using(backend=sql_store).enqueue(1, 2)
+        with CaptureQueriesContext(connections[sql_store]) as queries:
+            assert len(claim(sql_store, "w-1")) == jobs
+        return [q["sql"] for q in queries if "backroom_job" in q["sql"] and "backroom_worker" not in q["sql"]]
+
+    plain = 1 if store_of(sql_store).broker.db.dialect.update_returning else 2
+    assert len(claim_statements()) == plain  # the heartbeat found no limit in use
+    tasks.two_at_a_time.using(backend=sql_store).enqueue("l", 0, sql_store)
+    assert len(claim_statements(jobs=2)) > plain  # now each claim also looks for limited jobs
