@@ -220,3 +220,16 @@ def test_unlimited_claims_stay_one_statement_until_a_limit_is_in_use(sql_store):
     assert len(claim_statements()) == plain  # the heartbeat found no limit in use
     tasks.two_at_a_time.using(backend=sql_store).enqueue("l", 0, sql_store)
     assert len(claim_statements(jobs=2)) > plain  # now each claim also looks for limited jobs
+
+
+def test_many_full_keys_never_hide_one_that_may_run(store):
+    """More full keys than one claim looks at, all at a higher priority: the free key's job is claimed."""
+    for key in range(25):
+        task = tasks.one_per_key.using(backend=store, limit_key=f"k{key}", priority=50)
+        task.enqueue("busy", 0, store)
+        task.enqueue("waits", 0, store)
+    held = claim(store, "w-1", room=25)
+    held += claim(store, "w-1", room=25)  # a database claim looks at 20 keys at most
+    assert len(held) == 25 and len({job.limits.key for job in held}) == 25  # every key is full now
+    free = tasks.one_per_key.using(backend=store, limit_key="free").enqueue("free", 0, store)
+    assert [job.id for job in claim(store, "w-2")] == [free.id]

@@ -91,8 +91,8 @@ class LimitedClaim:
             taken = self._claim_group(worker_id, where, room - len(jobs), now, lease_expires_at, queue, limit)
             any_ready = any_ready or taken is not None
             jobs += taken or []
-        if where.has_plain and len(jobs) < room:
-            params = [db.time(now), *where.plain, *where.excluded, GROUPS_PER_CLAIM]
+        if where.has_plain and len(jobs) < room and self.due():
+            params = [db.time(now), *where.plain, *where.excluded, db.time(now), GROUPS_PER_CLAIM]
             with db.cursor("find limited jobs") as cursor:
                 cursor.execute(db.sql.limited_groups(len(where.plain), len(where.excluded)), params)
                 keys = [row[0] for row in cursor.fetchall()]

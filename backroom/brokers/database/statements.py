@@ -191,11 +191,22 @@ class Statements:
 
     @functools.cache  # noqa: B019
     def limited_groups(self, queue_count: int, excluded: int) -> str:
-        """The limit keys of ready limited jobs, best first: params now, queues..., excluded..., limit."""
+        """The limit keys of ready limited jobs: those that may allow a job now first, then best first.
+
+        Params: now, queues..., excluded..., now, limit. A key is full while
+        it holds its concurrency limit's count of jobs, or waits for its
+        rate's next start: many full keys never hide one that is not.
+        """
         where = f"{READY} AND limit_key IS NOT NULL{_queue_filter(queue_count, excluded)}"
+        full = (
+            "SELECT limit_key FROM backroom_job WHERE worker_id IS NOT NULL AND limit_key IS NOT NULL "
+            "GROUP BY limit_key HAVING COUNT(*) >= MIN(concurrency_limit)"
+        )
+        waiting = "SELECT limit_group FROM backroom_limit WHERE next_start_at > %s"
         return (
-            f"SELECT limit_key FROM backroom_job WHERE {where} "
-            "GROUP BY limit_key ORDER BY MAX(priority) DESC, MIN(available_at) LIMIT %s"
+            "SELECT g.limit_key FROM (SELECT limit_key, MAX(priority) AS best, MIN(available_at) AS since "
+            f"FROM backroom_job WHERE {where} GROUP BY limit_key) AS g ORDER BY CASE WHEN g.limit_key "
+            f"IN ({full}) OR g.limit_key IN ({waiting}) THEN 1 ELSE 0 END, g.best DESC, g.since LIMIT %s"
         )
 
     @functools.cache  # noqa: B019
