@@ -293,3 +293,13 @@ def test_operators_pause_and_resume_a_queue_from_the_overview(store, operator, v
     assert inspector(store).paused_queues() == []
     assert "Queue emails is resumed" in operator.get(url(store, "/backroom/")).content.decode()
     assert operator.post(f"/backroom/queues/no%20such/pause?backend={store}").status_code == 404
+
+
+def test_the_job_page_shows_its_limits(store, viewer):
+    task = tasks.one_per_key.using(backend=store, limit_key="account:7", rate_limit="3/m")
+    result = task.enqueue("x", 0, store)
+    html = viewer.get(url(store, f"/backroom/jobs/{result.id}/")).content.decode()
+    shown = re.search(r"<dd data-limits>(.*?)</dd>", html, re.S).group(1)
+    assert (
+        re.sub(r"<[^>]+>", "", shown) == "tests.tasks.one_per_key|account:7: 1 at once, 3/60 (starts/seconds)"
+    )
