@@ -233,3 +233,17 @@ def test_many_full_keys_never_hide_one_that_may_run(store):
     assert len(held) == 25 and len({job.limits.key for job in held}) == 25  # every key is full now
     free = tasks.one_per_key.using(backend=store, limit_key="free").enqueue("free", 0, store)
     assert [job.id for job in claim(store, "w-2")] == [free.id]
+
+
+def test_a_held_back_job_can_be_cancelled_and_leaves_the_counts(store):
+    task = tasks.one_per_key.using(backend=store, limit_key="k")
+    task.enqueue("first", 0, store)
+    waiting = task.enqueue("second", 0, store)
+    assert len(claim(store, "w-1")) == 1
+    assert claim(store, "w-2") == []  # the second is held back
+    inspector = store_of(store).inspector
+    [stats] = inspector.queue_stats(timezone.now())
+    assert stats.ready == 2  # the one held ahead by w-1 and the one held back
+    assert inspector.cancel(waiting.id, timezone.now(), by="test").value == "cancelled"
+    [stats] = inspector.queue_stats(timezone.now())
+    assert stats.ready == 1

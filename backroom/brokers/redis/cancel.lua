@@ -3,7 +3,7 @@
 -- KEYS: the queue's ready set. ARGV: base, job id, now, error (JSON), result TTL in ms or ''.
 local base, id, now, error, ttl_ms = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local k = job_key(base, id)
-local job = redis.call('HMGET', k, 'status', 'worker_id', 'available_at', 'unique_key', 'errors')
+local job = redis.call('HMGET', k, 'status', 'worker_id', 'available_at', 'unique_key', 'errors', 'limit_key')
 if not job[1] then
   return 'unknown'
 end
@@ -16,6 +16,9 @@ if job[1] ~= 'READY' then
 end
 drop_claim(base, id, job[2])
 redis.call('ZREM', base .. ':ready', ready_member(id, job[3]))
+if job[6] then  -- parked behind its full limit key (claim.lua)
+  redis.call('ZREM', base .. ':parked:' .. job[6], ready_member(id, job[3]))
+end
 redis.call('ZREM', base .. ':delayed', id)
 redis.call('HSET', k, 'status', 'CANCELLED', 'finished_at', now, 'errors', json_append(job[5], error))
 finished(base, id, job[4], 'CANCELLED', now, ttl_ms)
