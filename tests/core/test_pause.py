@@ -8,10 +8,23 @@ from django.utils import timezone
 from backroom.backends.stores import store_for
 from backroom.worker.runner import Worker, WorkerOptions
 from tests import tasks
+from tests.core.test_processes import _listening
 from tests.support import runs, stored_job, wait_until
 
 #: The stores that push a wake-up to idle workers (the others poll every 0.2 s).
 PUSHING = {"pg", "redis", "cluster"}
+
+
+def listening(store):
+    """Whether the store's wake-ups reach a listener now (a wake-up sent before is lost)."""
+    if store == "pg":
+        return _listening(store)
+    if store in PUSHING:
+        broker = store_for(store).broker
+        client = broker.redis.client
+        nodes = {"target_nodes": client.ALL_NODES} if store == "cluster" else {}  # else one random node
+        return client.pubsub_numsub(broker.keys.channel, **nodes)[0][1] > 0
+    return True
 
 
 def labels(store):
@@ -58,6 +71,7 @@ def test_resume_wakes_an_idle_worker(store):
     try:
         tasks.in_emails_queue.using(backend=store).enqueue("email", store)
         wait_until(lambda: worker._held == {} and worker.journal.pending == {}, what="the worker idles")
+        wait_until(lambda: listening(store), what="the worker's listener to listen")
         assert not runs(store).exists()
         inspector.resume_queue("emails")
         wait_until(lambda: runs(store).exists(), timeout=5, what="the job runs after resume")
