@@ -9,7 +9,7 @@ from django.db import connections
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from backroom.brokers.contract import Transition
+from backroom.brokers.contract import Transition, WorkerInfo
 from backroom.jobs.records import JobStatus
 from tests import tasks
 from tests.support import store_of
@@ -30,6 +30,9 @@ def test_claim_is_one_statement_for_a_batch(sql_store):
         task.enqueue(i, i)
     broker = store_of(sql_store).broker
     now = timezone.now()
+    # As a worker claims: after its heartbeat, which found no limited job waiting (docs/limits.md).
+    info = WorkerInfo(id="w1", hostname="h", pid=1, queues=[], concurrency=1, backend="", started_at=now)
+    broker.heartbeat(info, now, now + timedelta(minutes=1))
     with CaptureQueriesContext(connections[sql_store]) as queries:
         claimed = broker.claim("w1", [], 10, now, now + timedelta(minutes=1))
     assert len(claimed) == 5

@@ -52,8 +52,6 @@ class DatabaseBroker:
             *codec.limit_columns(job.limits),
         )  # fmt: skip
         with db.cursor(f"enqueue {job.task_path}") as cursor:
-            if job.limits is not None:  # its group's row: workers' heartbeats learn that limits are in use
-                cursor.execute(db.sql.ensure_limit, (job.limits.key,))
             # A unique key can be freed between the conflict and the look-up; try again then.
             for _ in range(3):
                 cursor.execute(db.sql.insert, params)
@@ -78,8 +76,6 @@ class DatabaseBroker:
         # One statement is atomic by itself; more need a transaction (the caller's, when there is one).
         atomic = transaction.atomic(using=db.alias, savepoint=False) if len(chunks) > 1 else nullcontext()
         with atomic, db.cursor(f"enqueue {batch.task_path}") as cursor:
-            if batch.limits is not None:
-                cursor.execute(db.sql.ensure_limit, (batch.limits.key,))
             for start, end in chunks:
                 params = db.dialect.insert_many_params(
                     shared, ids[start:end], list(batch.args[start:end]), list(batch.kwargs[start:end]),
@@ -136,6 +132,9 @@ class DatabaseBroker:
     def claim(
         self, worker_id: str, queues: Sequence[str], limit: int, now: datetime, lease_expires_at: datetime
     ) -> list[JobRecord]:
+        self.limited.forget_held_back()  # what this claim holds back, not what an earlier one did
+        if limit < 1:
+            return []
         where = served(self.queue_limits, queues)
         limited: list[JobRecord] | None = None
         if where.limited or self.limited.due():
@@ -234,7 +233,7 @@ class DatabaseBroker:
             if held:
                 ids = codec.db_ids(db.connection, [claim.job_id for claim in held])
                 cursor.execute(db.sql.extend_leases(len(ids)), (db.time(lease_expires_at), worker.id, *ids))
-            cursor.execute(db.sql.limits_in_use)
+            cursor.execute(db.sql.limited_ready)
             self.limited.in_use = cursor.fetchone() is not None
 
     def _tag_session(self, worker_id: str) -> None:

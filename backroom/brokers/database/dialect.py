@@ -98,10 +98,10 @@ class Dialect:
         """
         return f"UPDATE backroom_job SET {assignments} FROM {table} WHERE {condition}"
 
-    def upsert_worker(self, insert_sql: str, updated: Sequence[str]) -> str:
-        """An INSERT of a worker row that updates ``updated`` columns when the worker is already there."""
+    def upsert(self, insert_sql: str, key: str, updated: Sequence[str]) -> str:
+        """An INSERT that updates ``updated`` columns when a row with its ``key`` is already there."""
         sets = ", ".join(f"{column} = excluded.{column}" for column in updated)
-        return f"{insert_sql} ON CONFLICT (id) DO UPDATE SET {sets}"
+        return f"{insert_sql} ON CONFLICT ({key}) DO UPDATE SET {sets}"
 
     def returning(self, sql: str, columns: str) -> str:
         """``sql`` returning ``columns`` of the rows it wrote (only where ``update_returning``)."""

@@ -62,8 +62,8 @@ class LimitedClaim:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._local = threading.local()
-        #: Whether the store holds any limit group, as the worker's last heartbeat read: until one
-        #: is enqueued (which creates its row), claims of unlimited jobs look for none.
+        #: Whether a limited job waited at the worker's last heartbeat. Until one does, claims look
+        #: for no limited job: a store that does not use limits pays nothing for them.
         self.in_use = False
 
     def due(self) -> bool:
@@ -77,12 +77,14 @@ class LimitedClaim:
     def held_back_seconds(self) -> float | None:
         return getattr(self._local, "wait", None)
 
+    def forget_held_back(self) -> None:
+        self._local.wait = None
+
     def claim(
         self, worker_id: str, where: Served, room: int, now: datetime, lease_expires_at: datetime
     ) -> list[JobRecord] | None:
         """Hold up to ``room`` limited jobs; None when no limited job is ready (nothing to wait for)."""
         db = self.db
-        self._local.wait = None
         jobs: list[JobRecord] = []
         any_ready = False
         for queue, limit in where.limited:
@@ -175,12 +177,8 @@ class LimitedClaim:
         return [replace(job, worker_id=worker_id) for job in picked]
 
     def _acquire(self, cursor: Any, group: str) -> None:
-        """Lock a group's row, creating it on first use (an UPDATE first: MySQL's INSERT IGNORE of a
-        row that exists takes a shared lock, and two of those deadlock on the UPDATE)."""
+        """Lock a group's row, creating it on first use: claims of its jobs wait for each other here."""
         cursor.execute(self.db.sql.lock_limit, (group,))
-        if not cursor.rowcount:
-            cursor.execute(self.db.sql.ensure_limit, (group,))
-            cursor.execute(self.db.sql.lock_limit, (group,))
 
     def _allowance(
         self,

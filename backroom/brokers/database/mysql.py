@@ -47,7 +47,7 @@ class MySQL(Dialect):
     def update_from(self, table: str, assignments: str, condition: str) -> str:
         return f"UPDATE backroom_job JOIN {table} SET {assignments} WHERE {condition}"
 
-    def upsert_worker(self, insert_sql: str, updated: Sequence[str]) -> str:
+    def upsert(self, insert_sql: str, key: str, updated: Sequence[str]) -> str:
         sets = ", ".join(f"{column} = VALUES({column})" for column in updated)
         return f"{insert_sql} ON DUPLICATE KEY UPDATE {sets}"
 
@@ -84,7 +84,7 @@ class MySQL(Dialect):
     def limit_index_ddl(self) -> list[str]:
         return [
             "CREATE INDEX backroom_job_limited ON backroom_job "
-            "(limit_key, status, worker_id, priority DESC, available_at)",
+            "(status, worker_id, limit_key, priority DESC, available_at)",
             "CREATE INDEX backroom_job_limit_held ON backroom_job (limit_key, worker_id)",
         ]
 

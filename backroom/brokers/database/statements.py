@@ -85,9 +85,10 @@ class Statements:
             f"SELECT {columns} FROM backroom_job WHERE unique_key = %s AND status IN ('READY', 'RUNNING')"
         )
         self.hold = "UPDATE backroom_job SET worker_id = %s, lease_expires_at = %s WHERE id IN ({ids})"
-        self.upsert_worker = d.upsert_worker(
+        self.upsert_worker = d.upsert(
             f"INSERT INTO backroom_worker ({', '.join(WORKER_COLUMNS)}) "
             f"VALUES (%s, %s, %s, {d.json_param}, %s, %s, %s, %s, %s)",
+            "id",
             ["last_heartbeat_at", "abandoned_threads"],
         )
         self.select_workers = f"SELECT {', '.join(WORKER_COLUMNS)} FROM backroom_worker"
@@ -158,12 +159,21 @@ class Statements:
         # Resuming wakes the queue's idle workers, as an enqueue does.
         self.resume_queue = d.with_notify("DELETE FROM backroom_paused_queue WHERE queue_name = %s")
         self.select_paused = "SELECT queue_name FROM backroom_paused_queue ORDER BY queue_name"
-        # Limits: a claim of a group's jobs locks its row first, so that two claims never race.
-        self.ensure_limit = f"{insert} backroom_limit (limit_group, next_start_at) VALUES (%s, NULL){ignore}"
-        self.limits_in_use = "SELECT 1 FROM backroom_limit LIMIT 1"
-        self.lock_limit = "UPDATE backroom_limit SET limit_group = limit_group WHERE limit_group = %s"
+        # Limits: a claim of a group's jobs locks its row first (creating it on first use), by a
+        # write that takes the lock at once: SQLite's write lock, and on MySQL no shared lock (which
+        # INSERT IGNORE would take, and two of which deadlock when both then ask for the row).
+        self.lock_limit = d.upsert(
+            "INSERT INTO backroom_limit (limit_group, next_start_at) VALUES (%s, NULL)",
+            "limit_group",
+            ["limit_group"],
+        )
         self.read_limit = f"SELECT {d.read_time('next_start_at')} FROM backroom_limit WHERE limit_group = %s"
         self.set_next_start = "UPDATE backroom_limit SET next_start_at = %s WHERE limit_group = %s"
+        # Whether any limited job waits: the partial index of ready limited jobs is empty otherwise.
+        self.limited_ready = (
+            "SELECT 1 FROM backroom_job WHERE limit_key IS NOT NULL AND status = 'READY' "
+            "AND worker_id IS NULL LIMIT 1"
+        )
         # Held jobs (claimed ahead or running): counted afresh each time, so a dead worker's are
         # no longer counted once taken back.
         self.held_of_key = "SELECT COUNT(*) FROM backroom_job WHERE limit_key = %s AND worker_id IS NOT NULL"

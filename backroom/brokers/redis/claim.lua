@@ -235,10 +235,18 @@ for _, g in pairs(groups) do
 end
 for _, q in ipairs(open) do
   advance(q.group)
-  -- Parked jobs wait for their key: the worker claims again when the first key may allow one.
-  local first_key = redis.call('ZRANGE', q.base .. ':parked', 0, 0, 'WITHSCORES')
-  if first_key[2] then
-    hold_back(math.max(1000, tonumber(first_key[2]) - now_us))
+  -- Parked jobs wait for their key: the worker claims again when the first key may allow one
+  -- (a key whose parked jobs all left, cancelled, is forgotten).
+  for _ = 1, PARKED_BATCH do
+    local first_key = redis.call('ZRANGE', q.base .. ':parked', 0, 0, 'WITHSCORES')
+    if not first_key[2] then
+      break
+    end
+    if redis.call('EXISTS', q.base .. ':parked:' .. first_key[1]) == 1 then
+      hold_back(math.max(1000, tonumber(first_key[2]) - now_us))
+      break
+    end
+    redis.call('ZREM', q.base .. ':parked', first_key[1])
   end
 end
 jobs[1] = wait and int(wait) or ''
