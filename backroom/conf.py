@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings as django_settings
 
+from .limits import QueueLimit, read_queue_limits
 from .retry import RetryPolicy
 
 DEFAULT_RETRY = RetryPolicy()
@@ -31,6 +32,9 @@ class BackendSettings:
     poll_interval_seconds: float | None = None
     shutdown_grace_seconds: float = 30.0
     max_arguments_bytes: int = 1_000_000
+    #: Per queue: how many of its jobs may run at once, and how often one may start (docs/limits.md).
+    #: Pairs, sorted by queue name, so that the settings stay hashable.
+    queue_limits: tuple[tuple[str, QueueLimit], ...] = ()
     # Redis only: see REDIS_OPTIONS.
     redis_url: str = "redis://127.0.0.1:6379/0"
     key_prefix: str = "backroom"
@@ -139,6 +143,7 @@ _OPTIONS: dict[str, Option] = {
     "POLL_INTERVAL_SECONDS": ("poll_interval_seconds", _optional_positive_number),
     "SHUTDOWN_GRACE_SECONDS": ("shutdown_grace_seconds", positive_number),
     "MAX_ARGUMENTS_BYTES": ("max_arguments_bytes", positive_int),
+    "QUEUE_LIMITS": ("queue_limits", lambda value: read_queue_limits(value)[1]),
 }
 
 #: The options RedisBackend adds to the common ones.
@@ -189,6 +194,8 @@ def read_settings(
             errors.append(f"{where}[{key!r}] {problem}, not {shown}.")
             continue
         values[name] = value
+    if "queue_limits" in values:
+        values["queue_limits"] = tuple(sorted(read_queue_limits(values["queue_limits"])[0].items()))
     settings = BackendSettings(**values)
     if settings.heartbeat_seconds >= settings.lease_seconds:
         errors.append(

@@ -1,4 +1,4 @@
-"""The job, worker, schedule-run and database-schedule tables.
+"""The job, worker, schedule-run, database-schedule, paused-queue and limit tables.
 
 The ORM serves the dashboard, the admin and migrations; the hot paths
 (enqueue, claim, record) use the SQL in ``backroom.brokers.database``, and
@@ -50,6 +50,10 @@ class Job(models.Model):
     # Parents' outcomes a workflow job still waits for: above 0 it is never claimed. Nullable (NULL: 0)
     # so that SQLite adds the column in place instead of rebuilding the table without its indexes.
     waiting_for = models.IntegerField(null=True, blank=True)
+    # The group of a task's global limits (the task, or the task and its limit_key), and the limits.
+    limit_key = models.CharField(max_length=255, null=True, blank=True)
+    concurrency_limit = models.IntegerField(null=True, blank=True)
+    rate_limit = models.CharField(max_length=32, null=True, blank=True)  # "count/seconds"
 
     class Meta:
         db_table = "backroom_job"
@@ -57,6 +61,39 @@ class Job(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task_path} [{self.status}] {self.id}"
+
+
+class PausedQueue(models.Model):
+    """A queue whose jobs no worker claims until it is resumed; the row exists only while paused."""
+
+    queue_name = models.CharField(max_length=64, primary_key=True)
+    paused_at = models.DateTimeField()
+    paused_by = models.CharField(max_length=255)
+
+    class Meta:
+        db_table = "backroom_paused_queue"
+        ordering = ["queue_name"]
+
+    def __str__(self) -> str:
+        return self.queue_name
+
+
+class LimitState(models.Model):
+    """One limit group's lock and rate state: claims of its jobs lock this row, so no two race.
+
+    ``limit_group`` is a job's ``limit_key`` or ``queue:<name>`` for a queue's limits;
+    ``next_start_at`` is when the group's rate next lets a job start.
+    """
+
+    limit_group = models.CharField(max_length=255, primary_key=True)
+    next_start_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "backroom_limit"
+        ordering = ["limit_group"]
+
+    def __str__(self) -> str:
+        return self.limit_group
 
 
 class Worker(models.Model):

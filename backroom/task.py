@@ -1,4 +1,4 @@
-"""backroom's Task: Django's Task plus attempts, retry, timeout, unique key and expiry, and its decorator.
+"""backroom's Task: Django's Task plus attempts, retry, timeout, unique key, expiry, limits; its decorator.
 
 Its ``delay`` and ``apply_async`` are Celery's names for ``enqueue`` and ``using(...).enqueue``.
 """
@@ -17,7 +17,10 @@ from .jobs.records import JobRecord
 from .retry import RetryPolicy
 
 #: The options backroom adds to Django's Task.
-OPTIONS = ("max_attempts", "retry", "timeout", "unique_key", "expires")
+OPTIONS = (
+    "max_attempts", "retry", "timeout", "unique_key", "expires",
+    "concurrency_limit", "rate_limit", "limit_key",
+)  # fmt: skip
 
 
 class OptionsIgnored(UserWarning):
@@ -37,6 +40,12 @@ class Task(compat.Task):
     unique_key: str | None = None
     #: Not started by then (seconds or a timedelta from enqueue, or an aware datetime): CANCELLED, never run.
     expires: float | timedelta | datetime | None = None
+    #: At most this many of the task's jobs (per ``limit_key``) run at once, across every worker.
+    concurrency_limit: int | None = None
+    #: At most so many starts per second, minute or hour ("14/s", "100/m", "5/h"), across every worker.
+    rate_limit: str | None = None
+    #: Limits count per key: ``.using(limit_key=f"account:{account.id}")``.
+    limit_key: str | None = None
 
     def using(
         self,
@@ -50,6 +59,9 @@ class Task(compat.Task):
         timeout: float | timedelta | None = None,
         unique_key: str | None = None,
         expires: float | timedelta | datetime | None = None,
+        concurrency_limit: int | None = None,
+        rate_limit: str | None = None,
+        limit_key: str | None = None,
     ) -> "Task":
         """Create a new Task with modified defaults, backroom's options included."""
         options = {
@@ -62,6 +74,9 @@ class Task(compat.Task):
             "timeout": timeout,
             "unique_key": unique_key,
             "expires": expires,
+            "concurrency_limit": concurrency_limit,
+            "rate_limit": rate_limit,
+            "limit_key": limit_key,
         }
         changes = {name: value for name, value in options.items() if value is not None}
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -97,6 +112,9 @@ def task(
     timeout: float | timedelta | None = None,
     unique_key: str | None = None,
     expires: float | timedelta | datetime | None = None,
+    concurrency_limit: int | None = None,
+    rate_limit: str | None = None,
+    limit_key: str | None = None,
 ) -> Any:
     """Django's ``@task``, with backroom's options, on every Django backroom supports and every backend.
 
@@ -110,6 +128,9 @@ def task(
         "timeout": timeout,
         "unique_key": unique_key,
         "expires": expires,
+        "concurrency_limit": concurrency_limit,
+        "rate_limit": rate_limit,
+        "limit_key": limit_key,
     }
     given = {name: value for name, value in options.items() if value is not None}
 

@@ -193,3 +193,25 @@ def failed_step(failed_id, label, using="default"):
     """An on_failure call: record a run of ``label`` naming the failed job."""
     _record(f"{label}:{failed_id}", using)
     return failed_id
+
+
+def _record_span(label: str, seconds: float, using: str) -> None:
+    """Record the start and end of a run (wall-clock times the task itself took)."""
+    started = time.time()
+    time.sleep(seconds)
+    runs(using).create(label=f"{label} {started:.6f} {time.time():.6f}", pid=os.getpid())
+
+
+@task(concurrency_limit=2)
+def two_at_a_time(label, seconds, using="default"):
+    _record_span(label, seconds, using)
+
+
+@task(concurrency_limit=1)
+def one_per_key(label, seconds, using="default"):
+    _record_span(label, seconds, using)
+
+
+@task(rate_limit="20/s")
+def twenty_per_second(label, using="default"):
+    _record_span(label, 0, using)

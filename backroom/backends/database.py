@@ -20,7 +20,7 @@ class DatabaseBackend(BackroomBackend):
     """
 
     def make_store(self, settings: BackendSettings) -> Store:
-        broker = DatabaseBroker(settings.database)
+        broker = DatabaseBroker(settings.database, queue_limits=settings.queue_limits)
         connection = connections[settings.database]
         return Store(
             alias=self.alias,

@@ -56,6 +56,7 @@ def _shared_store(alias: str, settings: BackendSettings, sender: type, queues: f
         redis_store,
         on_commit_database=settings.database if settings.enqueue_on_commit else None,
         result_ttl_seconds=settings.result_ttl_seconds,
+        queue_limits=settings.queue_limits,
     )
     kind = "Redis Cluster" if settings.redis_cluster else "Redis"
     return Store(

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..exceptions import CorruptJob
 from ..jobs.links import Links
-from ..jobs.records import ErrorRecord, JobRecord, JobStatus, error_path
+from ..jobs.records import ErrorRecord, JobLimits, JobRecord, JobStatus, error_path
 
 #: Stands in for a required time that cannot be read.
 PLACEHOLDER_TIME = datetime(1970, 1, 1, tzinfo=UTC)
@@ -166,6 +166,15 @@ class _Reader:
             self.problems.append(f"links are not workflow links ({exc})")
             return None
 
+    def limits(self) -> JobLimits | None:
+        key = self.text("limit_key", optional=True)
+        if key is None:
+            return None
+        concurrency = self.integer("concurrency_limit", 0, 0, 2**31 - 1, missing_ok=True)
+        return JobLimits(
+            key=key, concurrency=concurrency or None, rate=self.text("rate_limit", optional=True)
+        )
+
     def flag(self, name: str) -> bool:
         value = self.raw.get(name)
         return value in (True, 1, "1", "true", "t")
@@ -234,5 +243,6 @@ def decode_job(raw: Mapping[str, Any], to_datetime: Callable[[Any], datetime | N
         expires_at=read.moment("expires_at"),
         links=read.links(),
         waiting_for=read.integer("waiting_for", 0, 0, 2**31 - 1, missing_ok=True),
+        limits=read.limits(),
     )
     return replace(record, defect="; ".join(read.problems)) if read.problems else record

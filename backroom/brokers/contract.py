@@ -171,7 +171,17 @@ class Broker(Protocol):
         """Hold up to ``limit`` ready jobs for this worker, best first; they stay READY until started.
 
         ``queues`` empty means every queue. Jobs held ahead are not charged an
-        attempt; ``record`` starts them.
+        attempt; ``record`` starts them. Jobs of a paused queue are left, and
+        limited jobs are taken only as far as their limits allow, counting the
+        jobs held across every worker (docs/limits.md); the others are claimed
+        past them.
+        """
+
+    def held_back_seconds(self) -> float | None:
+        """After this thread's last claim: how soon a job it held back for a limit may be claimed.
+
+        None when the claim held nothing back. The worker claims again then,
+        instead of waiting for its next poll.
         """
 
     def record(self, worker_id: str | None, transitions: Sequence[Transition]) -> set[str]:
@@ -281,6 +291,17 @@ class Inspector(Protocol):
 
     def delete_failed(self, task_path: str) -> int:
         """Delete every FAILED job of a task; return how many."""
+
+    # Pausing queues: checked by the store's claim, so every worker of every host obeys at once.
+
+    def pause_queue(self, queue_name: str, now: datetime, by: str) -> bool:
+        """Stop workers claiming the queue's jobs (enqueue goes on); False if it was already paused."""
+
+    def resume_queue(self, queue_name: str) -> bool:
+        """Let workers claim the queue's jobs again, waking idle ones; False if it was not paused."""
+
+    def paused_queues(self) -> list[str]:
+        """The names of the paused queues, sorted."""
 
 
 def cancellation_error(by: str, at: datetime) -> ErrorRecord:

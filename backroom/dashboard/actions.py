@@ -1,4 +1,4 @@
-"""The dashboard's actions on jobs: POST, CSRF-checked, for staff with ``backroom.change_job``."""
+"""The dashboard's actions on jobs and queues: POST, CSRF-checked, for staff with ``backroom.change_job``."""
 
 import logging
 from uuid import UUID
@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from ..brokers.contract import Cancelled
+from ..jobs.building import QUEUE_NAME
 from .access import CHANGE_PERMISSION, action, actor, can_act, viewer_required
 from .stores import Shown, page_context, shown_for
 
@@ -100,4 +101,41 @@ def act_on_failed(request: HttpRequest, verb: str) -> HttpResponse:
         message = f"{count} failed job(s) of {task} were deleted."
     logger.info("%s failed jobs task=%s count=%d by %s", verb, task, count, actor(request))
     messages.success(request, message, fail_silently=True)
+    return _to_overview(store)
+
+
+def _to_overview(store: Shown) -> HttpResponseRedirect:
     return HttpResponseRedirect(reverse("backroom:overview") + store.query())
+
+
+@action
+def pause_queue(request: HttpRequest, queue_name: str) -> HttpResponse:
+    store = shown_for(request)
+    if not QUEUE_NAME.match(queue_name):
+        raise Http404("No such queue.")
+    by = actor(request)
+    if store.inspector.pause_queue(queue_name, timezone.now(), by=by):
+        logger.info("queue=%s paused by %s", queue_name, by)
+        messages.success(
+            request,
+            f"Queue {queue_name} is paused: workers leave its jobs waiting (enqueue goes on) until resumed.",
+            fail_silently=True,
+        )
+    else:
+        messages.info(request, f"Queue {queue_name} was already paused.", fail_silently=True)
+    return _to_overview(store)
+
+
+@action
+def resume_queue(request: HttpRequest, queue_name: str) -> HttpResponse:
+    store = shown_for(request)
+    if not QUEUE_NAME.match(queue_name):
+        raise Http404("No such queue.")
+    if store.inspector.resume_queue(queue_name):
+        logger.info("queue=%s resumed by %s", queue_name, actor(request))
+        messages.success(
+            request, f"Queue {queue_name} is resumed: workers claim its jobs again.", fail_silently=True
+        )
+    else:
+        messages.info(request, f"Queue {queue_name} was not paused.", fail_silently=True)
+    return _to_overview(store)

@@ -24,6 +24,7 @@ class QueueRow:
     oldest_ready_age: timedelta | None
     live_workers: int
     unserved: bool
+    paused: bool
     start_command: str
 
 
@@ -45,6 +46,7 @@ def queue_rows(snapshot: Snapshot) -> list[QueueRow]:
             oldest_ready_age=snapshot.oldest_ready_age(queue),
             live_workers=len(snapshot.live_workers(queue.queue_name)),
             unserved=queue.queue_name in snapshot.unserved,
+            paused=queue.queue_name in snapshot.paused,
             start_command=worker_command(snapshot.backend, queue.queue_name),
         )
         for queue in snapshot.queues

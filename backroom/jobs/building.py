@@ -5,6 +5,7 @@ scheduler those of its slots: one place decides what a job holds, which
 options apply, and what is wrong with a call, so a store never sees bad input.
 """
 
+import hashlib
 import os
 import re
 import time
@@ -18,13 +19,16 @@ from django.utils import timezone
 from ..compat import TASK_MAX_PRIORITY, TASK_MIN_PRIORITY, InvalidTask
 from ..conf import BackendSettings, as_seconds, attempt_count, positive_number, retry_policy
 from ..exceptions import InvalidArguments
+from ..limits import concurrency_problem, limit_key_problem, parse_rate, rate_problem
 from .json import encode_arguments
 from .links import Links
-from .records import JobBatch, NewJob
+from .records import JobBatch, JobLimits, NewJob
 
 QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 MAX_TASK_PATH = 255
 MAX_UNIQUE_KEY = 255
+#: The longest limit group a store keeps (a task path and its limit_key).
+MAX_LIMIT_GROUP = 255
 
 
 def _expiry_problem(value: Any) -> str | None:
@@ -42,6 +46,9 @@ _OPTION_CHECKS: dict[str, Callable[[Any], str | None]] = {
     "retry": retry_policy,
     "timeout": positive_number,
     "expires": _expiry_problem,
+    "concurrency_limit": concurrency_problem,
+    "rate_limit": rate_problem,
+    "limit_key": limit_key_problem,
 }
 _VARIANT = dict(zip("0123456789abcdef", "89ab89ab89ab89ab", strict=True))
 
@@ -98,6 +105,11 @@ def check_task(task: Any) -> None:
         value = getattr(task, name, None)
         if value is not None and (problem := check(value)):
             raise InvalidTask(f"{name} {problem}, not {shown(value)}.")
+    if getattr(task, "limit_key", None) is not None and not job_limited(task):
+        raise InvalidTask(
+            f"limit_key {shown(task.limit_key)} needs a concurrency_limit or a rate_limit on the task "
+            "to count against."
+        )
     unique_key = getattr(task, "unique_key", None)
     if unique_key is not None and (
         not isinstance(unique_key, str) or not 0 < len(unique_key) <= MAX_UNIQUE_KEY
@@ -105,6 +117,23 @@ def check_task(task: Any) -> None:
         raise InvalidTask(
             f"unique_key must be a string of 1 to {MAX_UNIQUE_KEY} characters, not {shown(unique_key)}."
         )
+
+
+def job_limited(task: Any) -> bool:
+    return (
+        getattr(task, "concurrency_limit", None) is not None or getattr(task, "rate_limit", None) is not None
+    )
+
+
+def job_limits(task: Any) -> JobLimits | None:
+    """The group a task's jobs are limited in: the task, or the task and its ``limit_key``."""
+    if not job_limited(task):
+        return None
+    key = task.module_path if task.limit_key is None else f"{task.module_path}|{task.limit_key}"
+    if len(key) > MAX_LIMIT_GROUP:  # a long path and a long key: the same group, in fewer characters
+        key = "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+    rate = None if task.rate_limit is None else parse_rate(task.rate_limit).stored()
+    return JobLimits(key=key, concurrency=task.concurrency_limit, rate=rate)
 
 
 class JobFactory:
@@ -131,6 +160,7 @@ class JobFactory:
             "timeout_seconds": as_seconds(timeout) if timeout is not None else config.timeout_seconds,
             "retry": (getattr(task, "retry", None) or config.retry).to_json(),
             "expires_at": None if expires is None else expires_at(expires, now),
+            "limits": job_limits(task),
         }
 
     def new_job(self, task: Any, args: Any, kwargs: Any) -> NewJob:

@@ -72,6 +72,16 @@ def error_path(exc_type: type[BaseException]) -> str:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class JobLimits:
+    """The task limits a job counts against: ``key`` names the group (the task, or the task and its
+    ``limit_key``); ``rate`` is stored as "count/seconds" (see ``backroom.limits.Rate``)."""
+
+    key: str
+    concurrency: int | None = None
+    rate: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class NewJob:
     """A job about to be stored; arguments already JSON, checked and measured."""
 
@@ -90,6 +100,7 @@ class NewJob:
     unique_key: str | None
     expires_at: datetime | None = None  # not started by then: it ends CANCELLED, never run
     links: "Links | None" = None  # its place in a workflow; with parents, it is stored waiting
+    limits: "JobLimits | None" = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -113,6 +124,7 @@ class JobBatch:
     args: Sequence[str]
     kwargs: Sequence[str]
     expires_at: datetime | None = None
+    limits: "JobLimits | None" = None
 
     def chunks(self, rows: int, max_chars: int = 16_000_000) -> list[tuple[int, int]]:
         """Split the batch into (start, end) ranges of at most ``rows`` jobs and ``max_chars`` of arguments.
@@ -149,6 +161,7 @@ class JobBatch:
             retry=self.retry,
             unique_key=None,
             expires_at=self.expires_at,
+            limits=self.limits,
         )
 
 
@@ -194,6 +207,8 @@ class JobRecord:
     links: "Links | None" = None
     #: How many parents' outcomes it still waits for: above 0, no worker can claim it.
     waiting_for: int = 0
+    #: The task's global limits this job counts against, if any.
+    limits: "JobLimits | None" = None
 
     @property
     def next_attempt(self) -> int:

@@ -3,7 +3,7 @@
 The dashboard, metrics, the status endpoint and ``backroom status`` all
 judge health here, so they agree: a worker is live while its last heartbeat
 is younger than ``LIVE_BEATS`` heartbeats (and the lease); a queue is
-unserved when it has ready jobs and no live worker serves it.
+unserved when it has ready jobs, is not paused, and no live worker serves it.
 """
 
 import shlex
@@ -34,7 +34,8 @@ class Snapshot:
     now: datetime
     queues: list[QueueStats]
     workers: list[WorkerHealth]
-    unserved: list[str]  # queues with ready jobs and no live worker
+    unserved: list[str]  # queues with ready jobs and no live worker (a paused queue is never unserved)
+    paused: frozenset[str] = frozenset()  # queues whose jobs no worker claims until resumed
 
     def oldest_ready_age(self, queue: QueueStats) -> timedelta | None:
         return None if queue.oldest_ready_at is None else max(timedelta(0), self.now - queue.oldest_ready_at)
@@ -71,8 +72,9 @@ def take_snapshot(store: Store, now: datetime) -> Snapshot:
         for state in inspector.workers()  # every worker of this store serves its jobs, whatever alias it used
     ]
     stats = {queue.queue_name: queue for queue in inspector.queue_stats(now)}
-    # Queues the backend declares or live workers name show up even when empty.
-    known = set(store.queues)
+    paused = frozenset(inspector.paused_queues())
+    # Queues the backend declares, live workers name, or someone paused show up even when empty.
+    known = set(store.queues) | paused
     known.update(name for w in workers if w.live for name in w.state.queues)
     for name in known - stats.keys():
         stats[name] = QueueStats(
@@ -82,9 +84,13 @@ def take_snapshot(store: Store, now: datetime) -> Snapshot:
     unserved = [
         q.queue_name
         for q in queues
-        if q.ready and not any(w.live and w.state.serves(q.queue_name) for w in workers)
+        if q.ready
+        and q.queue_name not in paused
+        and not any(w.live and w.state.serves(q.queue_name) for w in workers)
     ]
-    return Snapshot(backend=store.alias, now=now, queues=queues, workers=workers, unserved=unserved)
+    return Snapshot(
+        backend=store.alias, now=now, queues=queues, workers=workers, unserved=unserved, paused=paused
+    )
 
 
 def worker_command(alias: str, queue_name: str) -> str:

@@ -124,6 +124,7 @@ class Worker:
         self._flush_at: float | None = None  # when what threads reported must be written
         self._confirm = False  # a thread waits until its start is written
         self._may_have_work = True
+        self._held_back = False  # the last claim left jobs that a limit held back
         self._ahead_allowed = True  # off after jobs held ahead waited too long, until a job finishes
         self._poll_interval = options.poll_interval_seconds or (
             self.settings.poll_interval_seconds or self.broker.default_poll_interval_seconds
@@ -201,8 +202,14 @@ class Worker:
         self._hand_back_stale()
         if not self.stop.is_set():
             self._claim()
-        if self.options.burst and not self._held and not self.journal.pending and not self.journal.waiting():
-            return False  # drained: the claim just made found nothing ready
+        if (
+            self.options.burst
+            and not self._held
+            and not self._held_back
+            and not self.journal.pending
+            and not self.journal.waiting()
+        ):
+            return False  # drained: the claim just made found nothing ready, nor held any back
         if self.options.max_jobs is not None and self._finished_jobs >= self.options.max_jobs:
             logger.info("worker id=%s finished %d jobs; recycling", self.id, self._finished_jobs)
             self.stop.set()
@@ -347,6 +354,10 @@ class Worker:
         jobs = self.broker.claim(self.id, self.options.queues, room, now, self.liveness.lease_end(now))
         if len(jobs) == room:
             self._may_have_work = True
+        held_back = self.broker.held_back_seconds()
+        self._held_back = held_back is not None
+        if held_back is not None:  # a limit held jobs back: claim again when it may allow them
+            self._next_poll = min(self._next_poll, time.monotonic() + held_back)
         for job in jobs:
             self._held[job.id] = ClaimRef(job_id=job.id, attempt=job.next_attempt, queue_name=job.queue_name)
         suspects = [job for job in jobs if runs_alone(job)]

@@ -33,6 +33,10 @@ BAD_OPTIONS = [
     (["retry", "--backend", "nope", "some-id"], 1, "TASKS has no backend 'nope'"),
     (["cancel"], 2, "the following arguments are required: JOB_ID"),
     (["cancel", "--backend", "nope", "some-id"], 1, "TASKS has no backend 'nope'"),
+    (["pause"], 2, "the following arguments are required: QUEUE"),
+    (["pause", "nope"], 1, "Unknown queue(s) nope"),
+    (["pause", "bad name"], 1, "Queue name(s) 'bad name' must be 1 to 64 letters"),
+    (["resume", "--backend", "nope", "emails"], 1, "TASKS has no backend 'nope'"),
     (["prune", "--batch-size", "0"], 2, "argument --batch-size: must be at least 1, not 0"),
     (["prune", "--failed-days", "nan"], 2, "argument --failed-days: must be a number above 0, not nan"),
     (["scheduler", "--backend", "nope"], 1, "TASKS has no backend 'nope'"),
@@ -96,7 +100,17 @@ def test_version_is_backrooms(capsys):
 def test_every_option_says_what_it_does_without_the_docs():
     parser = Command().create_parser("manage.py", "backroom")
     [verbs] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    assert set(verbs.choices) >= {"worker", "status", "retry", "cancel", "prune", "scheduler", "schedules"}
+    assert set(verbs.choices) >= {
+        "worker",
+        "status",
+        "retry",
+        "cancel",
+        "prune",
+        "scheduler",
+        "schedules",
+        "pause",
+        "resume",
+    }
     for name, verb in verbs.choices.items():
         assert verb.description and "docs/" not in verb.description, name
         for action in verb._actions:

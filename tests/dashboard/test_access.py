@@ -7,7 +7,7 @@ from django.contrib.auth.models import Permission, User
 from django.test import Client
 
 from tests import tasks
-from tests.support import stored_job
+from tests.support import store_of, stored_job
 
 from .states import failed_job
 
@@ -25,6 +25,8 @@ def actions(job_id: str) -> list[tuple[str, dict[str, str]]]:
         (f"/backroom/jobs/{job_id}/cancel", {}),
         ("/backroom/failed/retry", {"task": "tests.tasks.always_fail"}),
         ("/backroom/failed/delete", {"task": "tests.tasks.always_fail"}),
+        ("/backroom/queues/default/pause", {}),
+        ("/backroom/queues/default/resume", {}),
     ]
 
 
@@ -103,6 +105,7 @@ def test_nobody_acts_without_staff_and_the_change_permission(store, failed, clie
     assert viewer.get(confirm).status_code == 403
     job = stored_job(store, failed)
     assert (job.status, job.attempts) == ("FAILED", 1)  # nothing happened
+    assert store_of(store).inspector.paused_queues() == []
 
 
 def test_actions_are_post_only(store, failed, operator):

@@ -30,7 +30,7 @@ def test_status_fails_while_ready_jobs_have_no_live_worker(store, worker_process
     assert err == ""
     lines = out.splitlines()
     queue_line = next(line for line in lines if line.startswith("emails"))
-    assert queue_line.split() == ["emails", "1", "0", "1", "0", queue_line.split()[5], "1"]
+    assert queue_line.split() == ["emails", "1", "0", "1", "0", queue_line.split()[5], "1", "no"]
     worker_line = next(line for line in lines if f" {worker.pid} " in line)
     assert " emails " in worker_line and " live " in worker_line
     assert banner not in viewer.get(overview).content.decode()

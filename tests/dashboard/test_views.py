@@ -294,3 +294,35 @@ def test_workers_page_shows_live_and_stale_workers(store, viewer):
     assert "default, emails" in live and ">live<" in live and job_id in live and "5m 00s" in live
     stale = re.search(r'<tr data-worker="w-stale" class="stale">(.*?)</tr>', html, re.S).group(1)
     assert ">stale<" in stale and ">all<" in stale and "10m 00s ago" in stale and "idle" in stale
+
+
+def test_operators_pause_and_resume_a_queue_from_the_overview(store, operator, viewer):
+    tasks.in_emails_queue.using(backend=store).enqueue("waits", store)
+    html = operator.get(url(store, "/backroom/")).content.decode()
+    row = re.search(r'<tr data-queue="emails">(.*?)</tr>', html, re.S).group(1)
+    assert 'data-state="open"' in row and 'data-action="pause"' in row
+    assert 'data-action="pause"' not in viewer.get(url(store, "/backroom/")).content.decode()
+
+    response = operator.post(f"/backroom/queues/emails/pause?backend={store}")
+    assert response.status_code == 302
+    assert inspector(store).paused_queues() == ["emails"]
+    html = operator.get(url(store, "/backroom/")).content.decode()
+    assert "Queue emails is paused" in html
+    row = re.search(r'<tr data-queue="emails">(.*?)</tr>', html, re.S).group(1)
+    assert 'data-state="paused"' in row and 'data-action="resume"' in row
+    assert BANNER.format(backend="" if store == "default" else f" --backend {store}") not in html
+
+    operator.post(f"/backroom/queues/emails/resume?backend={store}")
+    assert inspector(store).paused_queues() == []
+    assert "Queue emails is resumed" in operator.get(url(store, "/backroom/")).content.decode()
+    assert operator.post(f"/backroom/queues/no%20such/pause?backend={store}").status_code == 404
+
+
+def test_the_job_page_shows_its_limits(store, viewer):
+    task = tasks.one_per_key.using(backend=store, limit_key="account:7", rate_limit="3/m")
+    result = task.enqueue("x", 0, store)
+    html = viewer.get(url(store, f"/backroom/jobs/{result.id}/")).content.decode()
+    shown = re.search(r"<dd data-limits>(.*?)</dd>", html, re.S).group(1)
+    assert (
+        re.sub(r"<[^>]+>", "", shown) == "tests.tasks.one_per_key|account:7: 1 at once, 3/60 (starts/seconds)"
+    )

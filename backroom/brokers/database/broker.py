@@ -17,10 +17,12 @@ from django.db import transaction
 from ...jobs.building import new_job_ids
 from ...jobs.json import dumps
 from ...jobs.records import JobBatch, JobRecord, JobStatus, NewJob, claim_order
+from ...limits import QueueLimit
 from ..codec import links_or_none
 from ..contract import ClaimRef, HeldJob, Pruned, SlotRun, Transition, WorkerInfo
 from . import codec
 from .connection import Database
+from .limited import LimitedClaim, Served, served
 from .links import settle
 
 
@@ -30,8 +32,10 @@ class DatabaseBroker:
     joins_transactions = True
     workflows_span_queues = True
 
-    def __init__(self, alias: str) -> None:
+    def __init__(self, alias: str, *, queue_limits: Sequence[tuple[str, QueueLimit]] = ()) -> None:
         self.db = Database(alias)
+        self.queue_limits = tuple(queue_limits)
+        self.limited = LimitedClaim(self.db)
         self.default_poll_interval_seconds = self.db.dialect.default_poll_interval_seconds
         self._tagged: dict[int, object] = {}  # thread id -> the raw connection tagged for its worker
 
@@ -51,7 +55,7 @@ class DatabaseBroker:
             codec.db_ids(connection, [job.id])[0], job.task_path, job.queue_name, job.priority, job.args,
             job.kwargs, adapt(job.run_after), adapt(available_at), adapt(job.enqueued_at),
             job.max_attempts, job.timeout_seconds, dumps(job.retry), job.unique_key, adapt(job.expires_at),
-            links, waiting_for,
+            links, waiting_for, *codec.limit_columns(job.limits),
         )  # fmt: skip
 
     def enqueue(self, job: NewJob) -> JobRecord | None:
@@ -75,6 +79,7 @@ class DatabaseBroker:
             batch.task_path, batch.queue_name, batch.priority, db.time(batch.run_after),
             db.time(batch.available_at), db.time(batch.enqueued_at), batch.max_attempts,
             batch.timeout_seconds, dumps(batch.retry), db.time(batch.expires_at),
+            *codec.limit_columns(batch.limits),
         ]  # fmt: skip
         ids = codec.db_ids(db.connection, batch.ids)
         chunks = batch.chunks(db.dialect.batch_rows(db.connection, 3, len(shared)))
@@ -143,16 +148,42 @@ class DatabaseBroker:
     def claim(
         self, worker_id: str, queues: Sequence[str], limit: int, now: datetime, lease_expires_at: datetime
     ) -> list[JobRecord]:
+        self.limited.forget_held_back()  # what this claim holds back, not what an earlier one did
+        if limit < 1:
+            return []
+        where = served(self.queue_limits, queues)
+        limited: list[JobRecord] | None = None
+        if where.limited or self.limited.due():
+            limited = self.limited.claim(worker_id, where, limit, now, lease_expires_at)
+        room = limit - len(limited or [])
+        plain = (
+            self._claim_plain(worker_id, where, room, now, lease_expires_at)
+            if room and where.has_plain
+            else []
+        )
+        if limited is None:
+            self.limited.found_none(plain_claim_full=len(plain) == room)
+            return plain
+        return sorted(limited + plain, key=claim_order)
+
+    def held_back_seconds(self) -> float | None:
+        return self.limited.held_back_seconds()
+
+    def _claim_plain(
+        self, worker_id: str, where: Served, limit: int, now: datetime, lease_expires_at: datetime
+    ) -> list[JobRecord]:
+        """Hold the best ready jobs under no limit: one statement (or one short transaction)."""
         db = self.db
-        pick = db.dialect.claim_pick_params(db.time(now), queues, limit)
+        pick = db.dialect.claim_pick_params(db.time(now), where.plain, limit, where.excluded)
         lease = db.time(lease_expires_at)
+        sql = db.sql.claim(len(where.plain), len(where.excluded))
         if db.dialect.update_returning:
             with db.cursor("claim jobs") as cursor:
-                cursor.execute(db.sql.claim(len(queues)), [worker_id, lease, *pick])
+                cursor.execute(sql, [worker_id, lease, *pick])
                 # RETURNING keeps no order: restore the claim's.
                 return sorted(db.fetch_jobs(cursor), key=claim_order)
         with db.atomic("claim jobs") as cursor:
-            cursor.execute(db.sql.claim(len(queues)), pick)
+            cursor.execute(sql, pick)
             jobs = db.fetch_jobs(cursor)
             if jobs:
                 ids = [db.id(job.id) for job in jobs]
@@ -233,6 +264,8 @@ class DatabaseBroker:
             if held:
                 ids = codec.db_ids(db.connection, [claim.job_id for claim in held])
                 cursor.execute(db.sql.extend_leases(len(ids)), (db.time(lease_expires_at), worker.id, *ids))
+            cursor.execute(db.sql.limited_ready)
+            self.limited.in_use = cursor.fetchone() is not None
 
     def _tag_session(self, worker_id: str) -> None:
         """Mark this thread's session as the worker's, once per connection (Django may reconnect)."""

@@ -14,7 +14,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from ...jobs.records import JobRecord
+from ...jobs.records import JobLimits, JobRecord
 from ..codec import decode_job
 from .statements import JOB_COLUMNS
 
@@ -40,6 +40,13 @@ def db_ids(connection: BaseDatabaseWrapper, ids: Sequence[str]) -> list[str]:
     if connection.features.has_native_uuid_field:
         return list(ids)
     return [value.replace("-", "") for value in ids]
+
+
+def limit_columns(limits: JobLimits | None) -> tuple[str | None, int | None, str | None]:
+    """A job's limits as its limit_key, concurrency_limit and rate_limit columns."""
+    if limits is None:
+        return None, None, None
+    return limits.key, limits.concurrency, limits.rate
 
 
 def db_time(connection: BaseDatabaseWrapper, value: datetime | None) -> Any:

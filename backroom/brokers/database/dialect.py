@@ -12,6 +12,12 @@ from typing import Any, ClassVar
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 
+#: The names of the paused queues, whose jobs a claim leaves where they are.
+PAUSED_QUEUES = "SELECT queue_name FROM backroom_paused_queue"
+#: A ready job a claim may take: due, not held by a worker, and not in a paused queue.
+READY = (
+    f"status = 'READY' AND worker_id IS NULL AND available_at <= %s AND queue_name NOT IN ({PAUSED_QUEUES})"
+)
 #: A table of rows the statements join against: (column name, SQL type) in order.
 Columns = Sequence[tuple[str, str]]
 
@@ -94,10 +100,10 @@ class Dialect:
         """
         return f"UPDATE backroom_job SET {assignments} FROM {table} WHERE {condition}"
 
-    def upsert_worker(self, insert_sql: str, updated: Sequence[str]) -> str:
-        """An INSERT of a worker row that updates ``updated`` columns when the worker is already there."""
+    def upsert(self, insert_sql: str, key: str, updated: Sequence[str]) -> str:
+        """An INSERT that updates ``updated`` columns when a row with its ``key`` is already there."""
         sets = ", ".join(f"{column} = excluded.{column}" for column in updated)
-        return f"{insert_sql} ON CONFLICT (id) DO UPDATE SET {sets}"
+        return f"{insert_sql} ON CONFLICT ({key}) DO UPDATE SET {sets}"
 
     def returning(self, sql: str, columns: str) -> str:
         """``sql`` returning ``columns`` of the rows it wrote (only where ``update_returning``)."""
@@ -107,12 +113,19 @@ class Dialect:
         """Wrap a statement that writes ready jobs so that it also wakes their queue's idle workers."""
         return sql
 
-    def claim_pick(self, queue_count: int, columns: str) -> str:
-        """SELECT ``columns`` of the best ready, unheld jobs: params now, queues..., limit."""
-        ready = "status = 'READY' AND worker_id IS NULL AND available_at <= %s"
+    def claim_pick(self, queue_count: int, columns: str, excluded: int = 0) -> str:
+        """SELECT ``columns`` of the best ready, unheld, unlimited jobs: params now, queues..., limit.
+
+        ``excluded``: with no queue named (every queue), leave out that many
+        queues (those with limits, which the limited pass claims); params
+        now, excluded..., limit.
+        """
+        ready = f"{READY} AND limit_key IS NULL"
         order = "ORDER BY priority DESC, available_at LIMIT %s"
         if queue_count <= 1:
             queue = " AND queue_name = %s" if queue_count else ""
+            if excluded and not queue_count:
+                queue = f" AND queue_name NOT IN ({', '.join(['%s'] * excluded)})"
             jobs = self.ready_jobs(by_queue=bool(queue_count))
             return f"SELECT {columns} FROM {jobs} WHERE {ready}{queue} {order}{self.skip_locked}"
         return self.claim_pick_queues(queue_count, columns, ready, order)
@@ -125,9 +138,11 @@ class Dialect:
         """Several queues: each queue's best through its index, then the best of those."""
         raise NotImplementedError
 
-    def claim_pick_params(self, now: Any, queues: Sequence[str], limit: int) -> list[Any]:
+    def claim_pick_params(
+        self, now: Any, queues: Sequence[str], limit: int, excluded: Sequence[str] = ()
+    ) -> list[Any]:
         if len(queues) <= 1:
-            return [now, *queues, limit]
+            return [now, *queues, *([] if queues else excluded), limit]
         return [param for queue in queues for param in (now, queue, limit)] + [limit]
 
     def batch_rows(self, connection: BaseDatabaseWrapper, params_per_row: int, shared_params: int) -> int:
@@ -156,6 +171,18 @@ class Dialect:
 
     def drop_index_ddl(self) -> list[str]:
         return [f"DROP INDEX IF EXISTS {name}" for name in INDEX_NAMES]
+
+    def limit_index_ddl(self) -> list[str]:
+        """The indexes of limited jobs: the ready ones of a group in claim order, and the held ones."""
+        return [
+            "CREATE INDEX backroom_job_limited ON backroom_job (limit_key, priority DESC, available_at) "
+            "WHERE status = 'READY' AND worker_id IS NULL AND limit_key IS NOT NULL",
+            "CREATE INDEX backroom_job_limit_held ON backroom_job (limit_key) "
+            "WHERE worker_id IS NOT NULL AND limit_key IS NOT NULL",
+        ]
+
+    def drop_limit_index_ddl(self) -> list[str]:
+        return [f"DROP INDEX IF EXISTS {name}" for name in LIMIT_INDEX_NAMES]
 
     def lacks_schema(self, error: Exception) -> bool:
         """Whether a database error says backroom's tables or columns are missing (migrate not run)."""
@@ -188,3 +215,5 @@ INDEX_NAMES = (
     "backroom_job_failed_task",
     "backroom_job_unique_active",
 )
+#: The indexes migration 0005 adds for limited jobs (``limit_index_ddl``).
+LIMIT_INDEX_NAMES = ("backroom_job_limited", "backroom_job_limit_held")

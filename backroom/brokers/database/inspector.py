@@ -272,6 +272,18 @@ class DatabaseInspector:
     def delete_failed(self, task_path: str) -> int:
         return self._changed(self.db.sql.delete_failed, (task_path,), f"delete failed jobs of {task_path}")
 
+    def pause_queue(self, queue_name: str, now: datetime, by: str) -> bool:
+        params = (queue_name, self.db.time(now), by)
+        return self._changed(self.db.sql.pause_queue, params, f"pause queue {queue_name}") > 0
+
+    def resume_queue(self, queue_name: str) -> bool:
+        return self._changed(self.db.sql.resume_queue, (queue_name,), f"resume queue {queue_name}") > 0
+
+    def paused_queues(self) -> list[str]:
+        with self.db.cursor("list paused queues") as cursor:
+            cursor.execute(self.db.sql.select_paused)
+            return [row[0] for row in cursor.fetchall()]
+
 
 def _names(value: Any) -> list[str]:
     """A worker's queue list as stored (JSON text, or already a list)."""

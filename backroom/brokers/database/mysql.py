@@ -12,7 +12,7 @@ from typing import Any
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from .dialect import INDEX_NAMES, Columns, Dialect
+from .dialect import INDEX_NAMES, LIMIT_INDEX_NAMES, Columns, Dialect
 
 #: The column holding ``unique_key`` while the job is active, NULL otherwise.
 ACTIVE_KEY_COLUMN = "active_unique_key"
@@ -47,7 +47,7 @@ class MySQL(Dialect):
     def update_from(self, table: str, assignments: str, condition: str) -> str:
         return f"UPDATE backroom_job JOIN {table} SET {assignments} WHERE {condition}"
 
-    def upsert_worker(self, insert_sql: str, updated: Sequence[str]) -> str:
+    def upsert(self, insert_sql: str, key: str, updated: Sequence[str]) -> str:
         sets = ", ".join(f"{column} = VALUES({column})" for column in updated)
         return f"{insert_sql} ON DUPLICATE KEY UPDATE {sets}"
 
@@ -56,8 +56,10 @@ class MySQL(Dialect):
         where = f"{ready} AND queue_name IN ({queues})"
         return f"SELECT {columns} FROM backroom_job WHERE {where} {order}{self.skip_locked}"
 
-    def claim_pick_params(self, now: Any, queues: Sequence[str], limit: int) -> list[Any]:
-        return [now, *queues, limit]
+    def claim_pick_params(
+        self, now: Any, queues: Sequence[str], limit: int, excluded: Sequence[str] = ()
+    ) -> list[Any]:
+        return [now, *queues, *([] if queues else excluded), limit]
 
     def index_ddl(self) -> list[str]:
         return [
@@ -78,6 +80,16 @@ class MySQL(Dialect):
         return [f"DROP INDEX {name} ON backroom_job" for name in INDEX_NAMES] + [
             f"ALTER TABLE backroom_job DROP COLUMN {ACTIVE_KEY_COLUMN}"
         ]
+
+    def limit_index_ddl(self) -> list[str]:
+        return [
+            "CREATE INDEX backroom_job_limited ON backroom_job "
+            "(status, worker_id, limit_key, priority DESC, available_at)",
+            "CREATE INDEX backroom_job_limit_held ON backroom_job (limit_key, worker_id)",
+        ]
+
+    def drop_limit_index_ddl(self) -> list[str]:
+        return [f"DROP INDEX {name} ON backroom_job" for name in LIMIT_INDEX_NAMES]
 
     def lacks_schema(self, error: Exception) -> bool:
         return bool(error.args) and error.args[0] in (1146, 1054)  # no such table, unknown column

@@ -75,9 +75,11 @@ class PostgreSQL(Dialect):
             f"{order}{self.skip_locked}) AS pick ORDER BY pick.priority DESC, pick.available_at LIMIT %s"
         )
 
-    def claim_pick_params(self, now: Any, queues: Sequence[str], limit: int) -> list[Any]:
+    def claim_pick_params(
+        self, now: Any, queues: Sequence[str], limit: int, excluded: Sequence[str] = ()
+    ) -> list[Any]:
         if len(queues) <= 1:
-            return [now, *queues, limit]
+            return [now, *queues, *([] if queues else excluded), limit]
         return [*queues, now, limit, limit]
 
     def lacks_schema(self, error: Exception) -> bool:

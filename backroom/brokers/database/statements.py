@@ -7,7 +7,7 @@ are built per count and cached, so each count is parsed (or prepared) once.
 
 import functools
 
-from .dialect import Columns, Dialect
+from .dialect import READY, Columns, Dialect
 
 #: The columns of a job as the codec reads them, in this order.
 JOB_COLUMNS: tuple[str, ...] = (
@@ -15,6 +15,7 @@ JOB_COLUMNS: tuple[str, ...] = (
     "available_at", "enqueued_at", "started_at", "last_attempted_at", "finished_at", "attempts",
     "max_attempts", "timeout_seconds", "retry", "unique_key", "worker_id", "worker_ids", "errors",
     "return_value", "progress", "cancel_requested", "orphaned", "expires_at", "links", "waiting_for",
+    "limit_key", "concurrency_limit", "rate_limit",
 )  # fmt: skip
 TIME_COLUMNS = frozenset((
     "run_after", "available_at", "enqueued_at", "started_at", "last_attempted_at", "finished_at",
@@ -25,6 +26,7 @@ INSERT_COLUMNS: tuple[str, ...] = (
     "id", "task_path", "queue_name", "priority", "status", "args", "kwargs", "run_after",
     "available_at", "enqueued_at", "attempts", "max_attempts", "timeout_seconds", "retry", "unique_key",
     "worker_ids", "errors", "cancel_requested", "orphaned", "expires_at", "links", "waiting_for",
+    "limit_key", "concurrency_limit", "rate_limit",
 )  # fmt: skip
 #: A batch of transitions (see contract.Transition), one row each.
 TRANSITION_COLUMNS: Columns = (
@@ -63,7 +65,17 @@ class ForCount:
 
     @functools.cache  # noqa: B019 - one per statement, kept for the process
     def __call__(self, count: int) -> str:
-        return self.template.format(values=", ".join(["%s"] * count))
+        return self.template.format(values=_placeholders(count))
+
+
+def _placeholders(count: int) -> str:
+    return ", ".join(["%s"] * count)
+
+
+def _queue_filter(queue_count: int, excluded: int) -> str:
+    """Only jobs of ``queue_count`` queues (0: any), and none of ``excluded`` ones."""
+    found = f" AND queue_name IN ({_placeholders(queue_count)})" if queue_count else ""
+    return found + (f" AND queue_name NOT IN ({_placeholders(excluded)})" if excluded else "")
 
 
 class Statements:
@@ -76,7 +88,7 @@ class Statements:
         insert, ignore = d.insert_ignore
         values = (
             f"%s, %s, %s, %s, 'READY', {d.json_param}, {d.json_param}, %s, %s, %s, 0, %s, %s, "
-            f"{d.json_param}, %s, '[]', '[]', {d.false}, 0, %s, {d.json_param}, %s"
+            f"{d.json_param}, %s, '[]', '[]', {d.false}, 0, %s, {d.json_param}, %s, %s, %s, %s"
         )
         self.insert = d.with_notify(
             f"{insert} backroom_job ({', '.join(INSERT_COLUMNS)}) VALUES ({values}){ignore}"
@@ -88,9 +100,10 @@ class Statements:
         self.hold = ForCount(
             "UPDATE backroom_job SET worker_id = %s, lease_expires_at = %s WHERE id IN ({values})"
         )
-        self.upsert_worker = d.upsert_worker(
+        self.upsert_worker = d.upsert(
             f"INSERT INTO backroom_worker ({', '.join(WORKER_COLUMNS)}) "
             f"VALUES (%s, %s, %s, {d.json_param}, %s, %s, %s, %s, %s)",
+            "id",
             ["last_heartbeat_at", "abandoned_threads"],
         )
         self.select_workers = f"SELECT {', '.join(WORKER_COLUMNS)} FROM backroom_worker"
@@ -185,10 +198,38 @@ class Statements:
             "WHERE schedule_name IN ({values}) AND slot_at = (SELECT MAX(slot_at) "
             "FROM backroom_schedule_run m WHERE m.schedule_name = r.schedule_name)"
         )
+        self.pause_queue = (
+            f"{insert} backroom_paused_queue (queue_name, paused_at, paused_by) VALUES (%s, %s, %s){ignore}"
+        )
+        # Resuming wakes the queue's idle workers, as an enqueue does.
+        self.resume_queue = d.with_notify("DELETE FROM backroom_paused_queue WHERE queue_name = %s")
+        self.select_paused = "SELECT queue_name FROM backroom_paused_queue ORDER BY queue_name"
+        # Limits: a claim of a group's jobs locks its row first (creating it on first use), by a
+        # write that takes the lock at once: SQLite's write lock, and on MySQL no shared lock (which
+        # INSERT IGNORE would take, and two of which deadlock when both then ask for the row).
+        self.lock_limit = d.upsert(
+            "INSERT INTO backroom_limit (limit_group, next_start_at) VALUES (%s, NULL)",
+            "limit_group",
+            ["limit_group"],
+        )
+        self.read_limit = f"SELECT {d.read_time('next_start_at')} FROM backroom_limit WHERE limit_group = %s"
+        self.set_next_start = "UPDATE backroom_limit SET next_start_at = %s WHERE limit_group = %s"
+        # Whether any limited job waits: the partial index of ready limited jobs is empty otherwise.
+        self.limited_ready = (
+            "SELECT 1 FROM backroom_job WHERE limit_key IS NOT NULL AND status = 'READY' "
+            "AND worker_id IS NULL LIMIT 1"
+        )
+        # Held jobs (claimed ahead or running): counted afresh each time, so a dead worker's are
+        # no longer counted once taken back.
+        self.held_of_key = "SELECT COUNT(*) FROM backroom_job WHERE limit_key = %s AND worker_id IS NOT NULL"
+        self.held_in_queue = (
+            "SELECT COUNT(*) FROM backroom_job WHERE queue_name = %s AND worker_id IS NOT NULL"
+        )
 
     @functools.cache  # noqa: B019 - one Statements per dialect, kept for the process
-    def claim(self, queue_count: int) -> str:
-        """Hold the best ready jobs of ``queue_count`` queues (0: every queue) for a worker.
+    def claim(self, queue_count: int, excluded: int = 0) -> str:
+        """Hold the best ready unlimited jobs of ``queue_count`` queues (0: every queue but
+        ``excluded`` ones) for a worker.
 
         Params: worker id, lease expiry, then ``Dialect.claim_pick_params``.
         Where an UPDATE cannot return rows, this is the SELECT ... FOR UPDATE
@@ -196,11 +237,44 @@ class Statements:
         """
         d = self.dialect
         if not d.update_returning:
-            return d.claim_pick(queue_count, self.job_columns)
-        pick = d.claim_pick(queue_count, "id")
+            return d.claim_pick(queue_count, self.job_columns, excluded)
+        pick = d.claim_pick(queue_count, "id", excluded)
         return d.returning(
             f"UPDATE backroom_job SET worker_id = %s, lease_expires_at = %s WHERE id IN ({pick})",
             self.job_columns,
+        )
+
+    @functools.cache  # noqa: B019
+    def limited_groups(self, queue_count: int, excluded: int) -> str:
+        """The limit keys of ready limited jobs: those that may allow a job now first, then best first.
+
+        Params: now, queues..., excluded..., now, limit. A key is full while
+        it holds its concurrency limit's count of jobs, or waits for its
+        rate's next start: many full keys never hide one that is not.
+        """
+        where = f"{READY} AND limit_key IS NOT NULL{_queue_filter(queue_count, excluded)}"
+        full = (
+            "SELECT limit_key FROM backroom_job WHERE worker_id IS NOT NULL AND limit_key IS NOT NULL "
+            "GROUP BY limit_key HAVING COUNT(*) >= MIN(concurrency_limit)"
+        )
+        waiting = "SELECT limit_group FROM backroom_limit WHERE next_start_at > %s"
+        return (
+            "SELECT g.limit_key FROM (SELECT limit_key, MAX(priority) AS best, MIN(available_at) AS since "
+            f"FROM backroom_job WHERE {where} GROUP BY limit_key) AS g ORDER BY CASE WHEN g.limit_key "
+            f"IN ({full}) OR g.limit_key IN ({waiting}) THEN 1 ELSE 0 END, g.best DESC, g.since LIMIT %s"
+        )
+
+    @functools.cache  # noqa: B019
+    def limited_pick(self, by_key: bool, queue_count: int, excluded: int) -> str:
+        """The best ready jobs of one limit key (``by_key``) or of one limited queue, locked.
+
+        Params: the key or queue, now, queues..., excluded..., limit.
+        """
+        group = "limit_key = %s" if by_key else "queue_name = %s"
+        where = f"{group} AND {READY}{_queue_filter(queue_count, excluded)}"
+        return (
+            f"SELECT {self.job_columns} FROM backroom_job WHERE {where} "
+            f"ORDER BY priority DESC, available_at LIMIT %s{self.dialect.skip_locked}"
         )
 
     @functools.cache  # noqa: B019
@@ -266,6 +340,6 @@ class Statements:
         d = self.dialect
         shared = (
             f"%s, %s, %s, 'READY', {d.json('t.t_args')}, {d.json('t.t_kwargs')}, %s, %s, %s, 0, %s, %s, "
-            f"{d.json_param}, NULL, '[]', '[]', {d.false}, 0, %s, NULL, 0"
+            f"{d.json_param}, NULL, '[]', '[]', {d.false}, 0, %s, NULL, 0, %s, %s, %s"
         )
         return d.insert_many(", ".join(INSERT_COLUMNS), shared, count)

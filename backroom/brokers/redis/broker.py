@@ -20,6 +20,7 @@ from ...jobs.building import new_job_ids
 from ...jobs.json import dumps
 from ...jobs.links import settling_error
 from ...jobs.records import ACTIVE, JobBatch, JobRecord, JobStatus, NewJob, claim_order
+from ...limits import QueueLimit
 from ..codec import links_or_none, whole_number
 from ..contract import ClaimRef, HeldJob, Pruned, SlotRun, Transition, WorkerInfo
 from .codec import as_mapping, from_micros, job_from_hash, micros, new_job_fields
@@ -53,6 +54,7 @@ class RedisBroker:
         *,
         on_commit_database: str | None = None,
         result_ttl_seconds: float | None = None,
+        queue_limits: Sequence[tuple[str, QueueLimit]] = (),
     ) -> None:
         self.redis = redis_store
         self.keys = redis_store.keys
@@ -60,6 +62,9 @@ class RedisBroker:
         self.workflows_span_queues = not redis_store.cluster
         self.on_commit_database = on_commit_database
         self.ttl_ms = "" if result_ttl_seconds is None else str(round(result_ttl_seconds * 1000))
+        # Each limited queue's concurrency and rate spacing (us), 0 for none, as the claim script reads them.
+        self.queue_limits = json.dumps({queue: _script_limits(limit) for queue, limit in queue_limits})
+        self._local = threading.local()  # what this thread's last claim held back
 
     # Storing jobs.
 
@@ -218,19 +223,19 @@ class RedisBroker:
         self, worker_id: str, queues: Sequence[str], limit: int, now: datetime, lease_expires_at: datetime
     ) -> list[JobRecord]:
         head: list[Any] = [worker_id, micros(now), micros(lease_expires_at)]
+        self._local.held_back = None
         if not queues and not self.redis.cluster:  # every queue, listed inside the script: one round trip
-            replies = self.redis.scripts.claim(keys=[self.keys.queues], args=[*head, limit, self.keys.prefix])
-            jobs = [job_from_hash(as_mapping(job)) for job in replies]
+            args = [*head, limit, self.keys.prefix, self.queue_limits]
+            jobs = self._claimed(self.redis.scripts.claim(keys=[self.keys.queues], args=args))
         else:
             # A cluster: one call per slot, each taking its best `limit`; the best `limit` of all are
             # kept and the others handed back at once, so that the order holds across queues.
             jobs = []
             for group in self.redis.groups(list(queues) or sorted(self.redis.queue_names())):
-                args = [*head, limit, ""]
+                args = [*head, limit, "", self.queue_limits]
                 for queue in group:
                     args += [self.keys.base(queue), queue]
-                replies = self.redis.run(self.redis.scripts.claim, group, args)
-                jobs += [job_from_hash(as_mapping(job)) for job in replies]
+                jobs += self._claimed(self.redis.run(self.redis.scripts.claim, group, args))
             jobs.sort(key=claim_order)
             extra = [
                 ClaimRef(job_id=j.id, attempt=j.next_attempt, queue_name=j.queue_name) for j in jobs[limit:]
@@ -238,6 +243,18 @@ class RedisBroker:
             self.release(worker_id, extra)
             jobs = jobs[:limit]
         return jobs
+
+    def _claimed(self, reply: list[Any]) -> list[JobRecord]:
+        """Read a claim script's reply: how soon a held-back job may be claimed, then the jobs."""
+        held_back, *jobs = reply
+        if held_back:
+            seconds = int(held_back) / 1e6
+            current = self._local.held_back
+            self._local.held_back = seconds if current is None else min(current, seconds)
+        return [job_from_hash(as_mapping(job)) for job in jobs]
+
+    def held_back_seconds(self) -> float | None:
+        return getattr(self._local, "held_back", None)
 
     @translated
     def record(self, worker_id: str | None, transitions: Sequence[Transition]) -> set[str]:
@@ -427,6 +444,11 @@ class RedisBroker:
 
     def reset_connection(self) -> None:
         self.redis.reset()
+
+
+def _script_limits(limit: QueueLimit) -> list[int]:
+    """A queue's limits as the claim script reads them: concurrency, rate spacing in us (0: none)."""
+    return [limit.concurrency or 0, 0 if limit.rate is None else round(limit.rate.spacing_seconds * 1e6)]
 
 
 def _count(text: str, default: int) -> int:

@@ -66,6 +66,12 @@ def new_job_fields(job: NewJob) -> dict[str, str]:
     if job.links is not None:
         fields["links"] = dumps(job.links.to_json())
         fields["waiting_for"] = str(job.links.waiting_for)
+    if job.limits is not None:
+        fields["limit_key"] = job.limits.key
+        if job.limits.concurrency is not None:
+            fields["concurrency_limit"] = str(job.limits.concurrency)
+        if job.limits.rate is not None:
+            fields["rate_limit"] = job.limits.rate
     return fields
 
 

@@ -275,6 +275,26 @@ class RedisInspector:
         ]  # fmt: skip
         return Cancelled(self.redis.run(self.redis.scripts.cancel, [queue], args))
 
+    @translated
+    def pause_queue(self, queue_name: str, now: datetime, by: str) -> bool:
+        self.redis.client.sadd(self.keys.queues, queue_name)  # listed, as a queue with jobs is
+        args = [self.keys.base(queue_name), micros(now), by]
+        return bool(self.redis.run(self.redis.scripts.pause, [queue_name], args))
+
+    @translated
+    def resume_queue(self, queue_name: str) -> bool:
+        args = [self.keys.base(queue_name), self.keys.channel, queue_name]
+        return bool(self.redis.run(self.redis.scripts.resume, [queue_name], args))
+
+    @translated
+    def paused_queues(self) -> list[str]:
+        queues = self._queues()
+        with self.redis.pipeline() as pipe:
+            for queue in queues:
+                pipe.exists(self.keys.of_queue(queue, "paused"))
+            flags = pipe.execute()
+        return [queue for queue, paused in zip(queues, flags, strict=True) if paused]
+
     def _failed_of(self, task_path: str) -> Iterator[tuple[str, list[str]]]:
         """Each queue's failed jobs of a task, in chunks: every one of them, however many."""
         for queue in self._queues():

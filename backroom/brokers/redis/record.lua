@@ -12,7 +12,8 @@ for i = 6, #ARGV, 10 do
   local finished_at, available_at, return_value, error, lost, link_error =
     ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7], ARGV[i + 8], ARGV[i + 9]
   local k = job_key(base, id)
-  local job = redis.call('HMGET', k, 'status', 'worker_id', 'attempts', 'unique_key', 'worker_ids', 'errors', 'links')
+  local job = redis.call('HMGET', k, 'status', 'worker_id', 'attempts', 'unique_key', 'worker_ids', 'errors',
+    'links', 'limit_key')
   -- A CANCELLED end with no start: a held job that expired before it started, its attempts unchanged.
   local unstarted = started_at == '' and status == 'CANCELLED' and job[1] == 'READY'
   local claimed = unstarted and tostring(tonumber(attempt) + 1) or attempt
@@ -33,6 +34,9 @@ for i = 6, #ARGV, 10 do
       redis.call('HSET', k, unpack(fields))
     else
       drop_claim(base, id, owner ~= '' and owner or nil)
+      if job[8] then  -- its limit slot is free: jobs parked behind its key may be claimed at once
+        redis.call('ZADD', base .. ':parked', 'XX', 0, job[8])
+      end
       if lost == '1' then
         redis.call('HINCRBY', k, 'orphaned', 1)
       end

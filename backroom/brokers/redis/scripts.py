@@ -40,6 +40,8 @@ class Scripts:
     retry: Script
     cancel: Script
     delete_failed: Script
+    pause: Script
+    resume: Script
 
     def __iter__(self) -> Iterator[Script]:
         return (getattr(self, f.name) for f in fields(self))

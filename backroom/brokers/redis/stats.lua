@@ -25,8 +25,13 @@ local due = redis.call('ZRANGEBYSCORE', base .. ':delayed', '-inf', now, 'WITHSC
 if due[2] and (not oldest or tonumber(due[2]) < oldest) then
   oldest = tonumber(due[2])
 end
+-- Jobs parked behind a full limit key are ready too.
+local parked = 0
+for _, key in ipairs(redis.call('ZRANGE', base .. ':parked', 0, -1)) do
+  parked = parked + redis.call('ZCARD', base .. ':parked:' .. key)
+end
 return {
-  redis.call('ZCARD', ready),
+  redis.call('ZCARD', ready) + parked,
   redis.call('ZCARD', base .. ':held'),
   redis.call('ZCOUNT', base .. ':delayed', '-inf', now),
   redis.call('ZCOUNT', base .. ':delayed', '(' .. now, '+inf'),

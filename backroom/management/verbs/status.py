@@ -38,12 +38,14 @@ def _queues(snapshot: Snapshot) -> str:
         [
             q.queue_name, str(q.ready), str(q.scheduled), str(q.running), str(q.failed),
             duration(snapshot.oldest_ready_age(q)), str(len(snapshot.live_workers(q.queue_name))),
+            "yes" if q.queue_name in snapshot.paused else "no",
         ]
         for q in snapshot.queues
     ]  # fmt: skip
     if not rows:
         return "no queue has jobs waiting, running or failed"
-    return table(["QUEUE", "READY", "SCHEDULED", "RUNNING", "FAILED", "OLDEST READY", "LIVE WORKERS"], rows)
+    headers = ["QUEUE", "READY", "SCHEDULED", "RUNNING", "FAILED", "OLDEST READY", "LIVE WORKERS", "PAUSED"]
+    return table(headers, rows)
 
 
 def _workers(snapshot: Snapshot) -> str:

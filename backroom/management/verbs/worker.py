@@ -2,6 +2,7 @@
 
 import logging
 import socket
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
@@ -87,11 +88,7 @@ def handle(command: BaseCommand, **options: Any) -> int:
     if options["processes"] and options["burst"]:
         raise CommandError("--burst runs once; it cannot be combined with --processes.")
     store = backroom_store(options["backend"])
-    unknown = [q for q in options["queues"] if store.queues and q not in store.queues]
-    if unknown:
-        raise CommandError(
-            f"Unknown queue(s) {', '.join(unknown)}: TASKS[...]['QUEUES'] lists {sorted(store.queues)}."
-        )
+    check_queues(store, options["queues"])
     if options["processes"] and options["metrics_port"]:
         raise CommandError(
             "With --processes, use --metrics-port 0: each worker process serves on a free port it logs."
@@ -131,6 +128,15 @@ def backroom_store(alias: str) -> Store:
         return store_for(alias)
     except NotBackroom as exc:
         raise CommandError(str(exc)) from None
+
+
+def check_queues(store: Store, queues: Sequence[str]) -> None:
+    """Refuse queue names the backend does not declare (when it declares its QUEUES)."""
+    unknown = [q for q in queues if store.queues and q not in store.queues]
+    if unknown:
+        raise CommandError(
+            f"Unknown queue(s) {', '.join(unknown)}: TASKS[...]['QUEUES'] lists {sorted(store.queues)}."
+        )
 
 
 def can_serve(host: str, port: int) -> None:
