@@ -298,19 +298,32 @@ class Statements:
             "lease_expires_at = CASE WHEN t.t_status = 'RUNNING' THEN lease_expires_at ELSE NULL END",
             f"orphaned = orphaned + {d.boolean('t.t_lost')}",
         ])  # fmt: skip
-        attempts = d.count("backroom_job.attempts")
-        condition = (
-            f"backroom_job.id = t.t_id AND backroom_job.worker_id {d.is_same} t.t_owner AND ("
-            "(t.t_started_at IS NOT NULL AND backroom_job.status = 'READY' "
-            f"AND {attempts} = t.t_attempt - 1) OR "
-            "(t.t_started_at IS NULL AND backroom_job.status = 'RUNNING' "
-            f"AND {attempts} = t.t_attempt) OR "
-            # A held job that expired before it started: CANCELLED, no attempt charged.
+        # A start holds an unstarted claim; an end without a start, a started one; or a held job that
+        # expired before it started ends CANCELLED, no attempt charged.
+        expired = (
             "(t.t_started_at IS NULL AND t.t_status = 'CANCELLED' AND backroom_job.status = 'READY' "
-            f"AND {attempts} = t.t_attempt))"
+            f"AND {d.count('backroom_job.attempts')} = t.t_attempt)"
         )
+        condition = self._claim_holds("t.t_started_at IS NULL", "t.t_started_at IS NOT NULL", expired)
         sql = d.update_from(d.table(TRANSITION_COLUMNS, count), assignments, condition)
         return d.returning(sql, "backroom_job.id") if d.update_returning else sql
+
+    def _claim_holds(self, started: str, unstarted: str, *other_cases: str) -> str:
+        """The guard of a write for a worker (``holds`` in the Lua scripts): claim ``t`` still holds its job.
+
+        Its owner holds the row, RUNNING at the claim's attempt where ``started`` is true of the claim,
+        READY one attempt before where ``unstarted`` is.
+        """
+        attempts = self.dialect.count("backroom_job.attempts")
+        cases = [
+            f"({started} AND backroom_job.status = 'RUNNING' AND {attempts} = t.t_attempt)",
+            f"({unstarted} AND backroom_job.status = 'READY' AND {attempts} = t.t_attempt - 1)",
+            *other_cases,
+        ]
+        return (
+            f"backroom_job.id = t.t_id AND backroom_job.worker_id {self.dialect.is_same} t.t_owner "
+            f"AND ({' OR '.join(cases)})"
+        )
 
     @functools.cache  # noqa: B019
     def release(self, count: int) -> str:
@@ -325,13 +338,7 @@ class Statements:
             "lease_expires_at = NULL",
             f"orphaned = orphaned + {d.boolean('t.t_lost')}",
         ])  # fmt: skip
-        attempts = d.count("backroom_job.attempts")
-        condition = (
-            f"backroom_job.id = t.t_id AND backroom_job.worker_id {d.is_same} t.t_owner AND ("
-            f"(t.t_started AND backroom_job.status = 'RUNNING' AND {attempts} = t.t_attempt) OR "
-            "(NOT t.t_started AND backroom_job.status = 'READY' "
-            f"AND {attempts} = t.t_attempt - 1))"
-        )
+        condition = self._claim_holds("t.t_started", "NOT t.t_started")
         return d.with_notify(d.update_from(d.table(RELEASE_COLUMNS, count), assignments, condition))
 
     @functools.cache  # noqa: B019
