@@ -172,6 +172,7 @@ def _backend_of(calls: Sequence[Call]) -> BackroomBackend:
     if not isinstance(backend, BackroomBackend):
         raise InvalidTask(
             f"Chains and groups need a backroom backend; TASKS[{aliases[0]!r}] is "
-            f"{type(backend).__name__}, which cannot store a workflow's links."
+            f"{type(backend).__name__}, which cannot store a workflow's links. In tests, keep backroom's "
+            "backend and run its jobs with backroom.testing.drain() (docs/guide.md, 'Testing your tasks')."
         )
     return backend

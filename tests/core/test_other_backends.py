@@ -7,7 +7,8 @@ import warnings
 import pytest
 from django.core.management import call_command
 
-from backroom.compat import BaseTaskBackend, TaskResultStatus
+from backroom import call, chain
+from backroom.compat import BaseTaskBackend, InvalidTask, TaskResultStatus
 from backroom.task import OptionsIgnored, _warned_backends
 from tests import tasks
 from tests.support import runs
@@ -97,3 +98,13 @@ def test_a_test_runs_backroom_jobs_with_the_documented_burst_worker():
     result.refresh()
     assert result.status == TaskResultStatus.SUCCESSFUL
     assert list(runs("default").values_list("label", flat=True)) == ["tested"]
+
+
+@pytest.mark.parametrize("django_backend", ["immediate.ImmediateBackend"], indirect=True)
+def test_a_workflow_under_the_immediate_backend_is_refused_with_the_way_to_test_it(django_backend):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OptionsIgnored)
+        send_welcome_email, nightly_report = declare_tasks()
+    with pytest.raises(InvalidTask, match=r"ImmediateBackend.*backroom\.testing\.drain\(\)"):
+        chain(call(send_welcome_email, "ada@example.com"), call(nightly_report)).enqueue()
+    assert CALLS == []  # nothing ran
