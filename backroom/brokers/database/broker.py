@@ -23,7 +23,7 @@ from ..contract import ClaimRef, HeldJob, Pruned, SlotRun, Transition, WorkerInf
 from . import codec
 from .connection import Database
 from .limited import LimitedClaim, Served, served
-from .links import settle
+from .links import lock_in_order, settle
 
 
 class DatabaseBroker:
@@ -200,6 +200,7 @@ class DatabaseBroker:
         # Outcomes that release or cancel other jobs: one transaction for the outcomes and their effects.
         with self.db.atomic("record workflow outcomes") as cursor:
             refused = self._record(worker_id, transitions)
+            lock_in_order(self.db, cursor, [t.links for t in linked if t.links is not None])
             for t in linked:
                 if t.job_id not in refused and t.links is not None and t.finished_at is not None:
                     settle(

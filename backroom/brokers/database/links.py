@@ -5,9 +5,9 @@ cancellation), so the outcome and its consequences commit together: a
 worker killed in between loses nothing, and nothing runs twice. A waiting
 job counts its parents down under its row lock; the parent that takes it
 to zero releases it, with its first argument, as the only one that can.
-Two batches settling jobs of the same workflows in opposite orders can
-deadlock: the database rolls one back, and its worker writes the same
-outcomes again after its back-off (they stay pending until written).
+A batch locks the jobs its outcomes act on first, in id order
+(``lock_in_order``), so two batches settling jobs of the same workflows do
+not lock them in opposite orders and deadlock.
 """
 
 import json
@@ -51,6 +51,15 @@ def settle(
         child = doomed.pop()
         if _cancel(db, cursor, child, at, error):
             doomed += _links(db, cursor, db.id(child)).children
+
+
+def lock_in_order(db: Database, cursor: CursorWrapper, batch: Sequence[Links]) -> None:
+    """Lock the jobs a batch of outcomes releases or cancels first, in one order every batch follows."""
+    targets = sorted(
+        {db.id(job_id) for links in batch for job_id in (*links.children, links.on_failure) if job_id}
+    )
+    if targets and db.dialect.lock_rows:
+        cursor.execute(db.sql.lock_jobs(len(targets)), targets)
 
 
 def _count_down(db: Database, cursor: CursorWrapper, job_id: str, at: datetime, value: str | None) -> None:

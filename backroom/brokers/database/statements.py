@@ -186,6 +186,9 @@ class Statements:
         self.delete_failed = "DELETE FROM backroom_job WHERE task_path = %s AND status = 'FAILED'"
         # Statements over a list of ids, workers or schedules.
         self.select_by_ids = ForCount(f"SELECT {columns} FROM backroom_job WHERE id IN ({{values}})")
+        self.lock_jobs = ForCount(
+            f"SELECT id FROM backroom_job WHERE id IN ({{values}}) ORDER BY id{d.lock_rows}"
+        )
         self.select_results = ForCount(
             f"SELECT id, {d.json_text('return_value')} FROM backroom_job WHERE id IN ({{values}})"
         )
