@@ -22,6 +22,11 @@ READY = (
 Columns = Sequence[tuple[str, str]]
 
 
+def placeholders(count: int) -> str:
+    """``count`` parameters, comma-separated: a list of values in a statement."""
+    return ", ".join(["%s"] * count)
+
+
 class Dialect:
     """The standard SQL backroom writes; vendors override what they say otherwise."""
 
@@ -75,7 +80,7 @@ class Dialect:
 
     def table(self, columns: Columns, count: int) -> str:
         """A derived table ``t`` of ``count`` parameter rows, its columns named as ``columns`` says."""
-        row = "(" + ", ".join(["%s"] * len(columns)) + ")"
+        row = f"({placeholders(len(columns))})"
         names = ", ".join(f"column{i} AS {name}" for i, (name, _) in enumerate(columns, start=1))
         return f"(SELECT {names} FROM (VALUES {', '.join([row] * count)})) AS t"
 
@@ -125,7 +130,7 @@ class Dialect:
         if queue_count <= 1:
             queue = " AND queue_name = %s" if queue_count else ""
             if excluded and not queue_count:
-                queue = f" AND queue_name NOT IN ({', '.join(['%s'] * excluded)})"
+                queue = f" AND queue_name NOT IN ({placeholders(excluded)})"
             jobs = self.ready_jobs(by_queue=bool(queue_count))
             return f"SELECT {columns} FROM {jobs} WHERE {ready}{queue} {order}{self.skip_locked}"
         return self.claim_pick_queues(queue_count, columns, ready, order)
@@ -215,5 +220,5 @@ INDEX_NAMES = (
     "backroom_job_failed_task",
     "backroom_job_unique_active",
 )
-#: The indexes migration 0005 adds for limited jobs (``limit_index_ddl``).
+#: The indexes migration 0006 adds for limited jobs (``limit_index_ddl``).
 LIMIT_INDEX_NAMES = ("backroom_job_limited", "backroom_job_limit_held")

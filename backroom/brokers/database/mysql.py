@@ -12,7 +12,7 @@ from typing import Any
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from .dialect import INDEX_NAMES, LIMIT_INDEX_NAMES, Columns, Dialect
+from .dialect import INDEX_NAMES, LIMIT_INDEX_NAMES, Columns, Dialect, placeholders
 
 #: The column holding ``unique_key`` while the job is active, NULL otherwise.
 ACTIVE_KEY_COLUMN = "active_unique_key"
@@ -41,7 +41,7 @@ class MySQL(Dialect):
 
     def table(self, columns: Columns, count: int) -> str:
         first = "SELECT " + ", ".join(f"%s AS {name}" for name, _ in columns)
-        other = "SELECT " + ", ".join(["%s"] * len(columns))
+        other = "SELECT " + placeholders(len(columns))
         return "(" + " UNION ALL ".join([first] + [other] * (count - 1)) + ") AS t"
 
     def update_from(self, table: str, assignments: str, condition: str) -> str:
@@ -52,7 +52,7 @@ class MySQL(Dialect):
         return f"{insert_sql} ON DUPLICATE KEY UPDATE {sets}"
 
     def claim_pick_queues(self, queue_count: int, columns: str, ready: str, order: str) -> str:
-        queues = ", ".join(["%s"] * queue_count)
+        queues = placeholders(queue_count)
         where = f"{ready} AND queue_name IN ({queues})"
         return f"SELECT {columns} FROM backroom_job WHERE {where} {order}{self.skip_locked}"
 
@@ -99,7 +99,7 @@ class MySQL(Dialect):
             cursor.execute("SELECT GET_LOCK(CONCAT('backroom:', MD5(%s)), 0)", [worker_id])
 
     def connected_workers_sql(self, count: int) -> str | None:
-        ids = ", ".join(["%s"] * count)
+        ids = placeholders(count)
         return (
             f"SELECT id FROM backroom_worker WHERE id IN ({ids}) "
             "AND IS_USED_LOCK(CONCAT('backroom:', MD5(id))) IS NOT NULL"

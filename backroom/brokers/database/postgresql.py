@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from .dialect import Columns, Dialect
+from .dialect import Columns, Dialect, placeholders
 
 #: The channel enqueue notifies and idle workers listen on; the payload is the queue name.
 CHANNEL = "backroom"
@@ -79,7 +79,7 @@ class PostgreSQL(Dialect):
         self, now: Any, queues: Sequence[str], limit: int, excluded: Sequence[str] = ()
     ) -> list[Any]:
         if len(queues) <= 1:
-            return [now, *queues, *([] if queues else excluded), limit]
+            return super().claim_pick_params(now, queues, limit, excluded)
         return [*queues, now, limit, limit]
 
     def lacks_schema(self, error: Exception) -> bool:
@@ -92,7 +92,7 @@ class PostgreSQL(Dialect):
     def connected_workers_sql(self, count: int) -> str | None:
         return (
             "SELECT DISTINCT substr(application_name, %s) FROM pg_stat_activity "
-            f"WHERE application_name IN ({', '.join(['%s'] * count)})"
+            f"WHERE application_name IN ({placeholders(count)})"
         )
 
     def connected_workers_params(self, worker_ids: Sequence[str]) -> list[Any]:

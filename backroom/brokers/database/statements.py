@@ -7,7 +7,7 @@ are built per count and cached, so each count is parsed (or prepared) once.
 
 import functools
 
-from .dialect import READY, Columns, Dialect
+from .dialect import READY, Columns, Dialect, placeholders
 
 #: The columns of a job as the codec reads them, in this order.
 JOB_COLUMNS: tuple[str, ...] = (
@@ -65,17 +65,13 @@ class ForCount:
 
     @functools.cache  # noqa: B019 - one per statement, kept for the process
     def __call__(self, count: int) -> str:
-        return self.template.format(values=_placeholders(count))
-
-
-def _placeholders(count: int) -> str:
-    return ", ".join(["%s"] * count)
+        return self.template.format(values=placeholders(count))
 
 
 def _queue_filter(queue_count: int, excluded: int) -> str:
     """Only jobs of ``queue_count`` queues (0: any), and none of ``excluded`` ones."""
-    found = f" AND queue_name IN ({_placeholders(queue_count)})" if queue_count else ""
-    return found + (f" AND queue_name NOT IN ({_placeholders(excluded)})" if excluded else "")
+    found = f" AND queue_name IN ({placeholders(queue_count)})" if queue_count else ""
+    return found + (f" AND queue_name NOT IN ({placeholders(excluded)})" if excluded else "")
 
 
 class Statements:
