@@ -20,7 +20,6 @@ from django.db.models.functions import Cast, RowNumber, TruncMinute
 from ...jobs.json import dumps
 from ...jobs.records import JobRecord, JobStatus
 from ...models import Job
-from ..codec import links_or_none
 from ..contract import Cancelled, cancellation_error
 from ..inspection import (
     FinishedCount,
@@ -35,7 +34,7 @@ from ..inspection import (
 )
 from . import codec
 from .connection import Database
-from .links import settle
+from .links import settle, stored_links
 
 
 def _utc_minute() -> TruncMinute:
@@ -246,11 +245,9 @@ class DatabaseInspector:
         with db.atomic(f"cancel job {job_id}") as cursor:
             cursor.execute(db.sql.cancel, (db.time(now), dumps(error.to_json()), db_id))
             if cursor.rowcount:
-                # A workflow job stops its successors in the same transaction.
-                cursor.execute(db.sql.select_links, (db_id,))
-                links = links_or_none(cursor.fetchone()[0])
-                if links is not None:
-                    settle(db, cursor, job_id, links, JobStatus.CANCELLED, now, cause=error)
+                # A workflow job stops its successors in the same transaction (others link nothing).
+                links = stored_links(db, cursor, db_id)
+                settle(db, cursor, job_id, links, JobStatus.CANCELLED, now, cause=error)
                 return Cancelled.CANCELLED
         if self._changed(db.sql.request_cancel, (db_id,), f"cancel job {job_id}"):
             return Cancelled.REQUESTED

@@ -50,7 +50,7 @@ def settle(
     while doomed:  # the successors of a cancelled successor never run either
         child = doomed.pop()
         if _cancel(db, cursor, child, at, error):
-            doomed += _links(db, cursor, db.id(child)).children
+            doomed += stored_links(db, cursor, db.id(child)).children
 
 
 def lock_in_order(db: Database, cursor: CursorWrapper, batch: Sequence[Links]) -> None:
@@ -72,14 +72,14 @@ def _count_down(db: Database, cursor: CursorWrapper, job_id: str, at: datetime, 
     waiting_for, args, run_after = cursor.fetchone()
     if waiting_for:
         return
-    own = _links(db, cursor, db_id)
+    own = stored_links(db, cursor, db_id)
     first = _results(db, cursor, own.parents) if own.takes is Takes.RESULTS else _json(value)
     due = codec.to_datetime(run_after)
     available_at = max(at, due) if due is not None else at
     cursor.execute(db.sql.release_waiting, (_prepended(first, args), db.time(available_at), db_id))
 
 
-def _links(db: Database, cursor: CursorWrapper, db_id: str) -> Links:
+def stored_links(db: Database, cursor: CursorWrapper, db_id: str) -> Links:
     """A job's links; none where they were edited into nonsense (its reader names the defect)."""
     cursor.execute(db.sql.select_links, (db_id,))
     return links_or_none(cursor.fetchone()[0]) or Links()
