@@ -79,9 +79,8 @@ class BackroomBackend(BaseTaskBackend):
         existing = self.store.broker.enqueue(job)
         if existing is not None:
             return self.result(existing)
-        result = ready_results(task, self.alias, [job.id], [(args, kwargs)], job.enqueued_at)[0]
-        task_enqueued.send(type(self), task_result=result)
-        return result
+        results = ready_results(task, self.alias, [job.id], [(args, kwargs)], job.enqueued_at)
+        return self._announced(results)[0]
 
     def enqueue_many(self, task: Any, calls: Iterable[tuple[Any, Any]]) -> list[TaskResult]:
         """Enqueue one job of ``task`` per (args, kwargs) call, stored together; results in call order.
@@ -94,10 +93,7 @@ class BackroomBackend(BaseTaskBackend):
         if not batch.ids:
             return []
         self.store.broker.enqueue_many(batch)
-        results = ready_results(task, self.alias, batch.ids, plain_calls, batch.enqueued_at)
-        for result in results:
-            task_enqueued.send(type(self), task_result=result)
-        return results
+        return self._announced(ready_results(task, self.alias, batch.ids, plain_calls, batch.enqueued_at))
 
     def enqueue_workflow(
         self, calls: Sequence[tuple[Any, Any, Any]], links_for: Callable[[Sequence[str]], list[Links]]
@@ -117,10 +113,15 @@ class BackroomBackend(BaseTaskBackend):
                 f"slot), but its calls use the queues {', '.join(map(repr, queues))}. Give them one queue."
             )
         self.store.broker.enqueue_workflow(jobs)
-        results = [
-            ready_results(task, self.alias, [job.id], [(args, kwargs)], job.enqueued_at)[0]
-            for (task, args, kwargs), job in zip(calls, jobs, strict=True)
-        ]
+        return self._announced(
+            [
+                ready_results(task, self.alias, [job.id], [(args, kwargs)], job.enqueued_at)[0]
+                for (task, args, kwargs), job in zip(calls, jobs, strict=True)
+            ]
+        )
+
+    def _announced(self, results: list[TaskResult]) -> list[TaskResult]:
+        """Send Django's ``task_enqueued`` for each result of jobs just stored; return them."""
         for result in results:
             task_enqueued.send(type(self), task_result=result)
         return results
