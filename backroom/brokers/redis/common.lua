@@ -47,6 +47,17 @@ local function make_ready(base, id)
   redis.call('ZADD', base .. ':ready', 100 - priority, ready_member(id, job[2]))
 end
 
+-- Queue a stored job: delayed until `due_at` (a time in us) if given, else ready now, its queue's
+-- idle workers woken.
+local function place(base, channel, queue, id, due_at)
+  if due_at then
+    redis.call('ZADD', base .. ':delayed', due_at, id)
+  else
+    make_ready(base, id)
+    redis.call('PUBLISH', channel, queue)
+  end
+end
+
 -- Forget that a worker holds a job: its lease, its claim, its running entry.
 local function drop_claim(base, id, owner)
   redis.call('ZREM', base .. ':held', id)
@@ -102,13 +113,8 @@ local function store_job(base, channel, queue, id, unique_key, delayed, first, l
   redis.call('HSET', k, unpack(ARGV, first, last))
   local times = redis.call('HMGET', k, 'enqueued_at', 'available_at')
   redis.call('ZADD', base .. ':all', times[1], id)
-  if delayed == 'w' then
-    return false
-  elseif delayed == '1' then
-    redis.call('ZADD', base .. ':delayed', times[2], id)
-  else
-    make_ready(base, id)
-    redis.call('PUBLISH', channel, queue)
+  if delayed ~= 'w' then
+    place(base, channel, queue, id, delayed == '1' and times[2] or nil)
   end
   return false
 end
@@ -184,12 +190,7 @@ local function count_down(prefix, channel, links, id, now, value)
   args = args == '[]' and '[' .. value .. ']' or '[' .. value .. ',' .. string.sub(args, 2)
   local due = job[4] and tonumber(job[4]) > tonumber(now) and job[4] or now
   redis.call('HSET', k, 'args', args, 'available_at', due)
-  if due ~= now then
-    redis.call('ZADD', base .. ':delayed', due, id)
-  else
-    make_ready(base, id)
-    redis.call('PUBLISH', channel, queue)
-  end
+  place(base, channel, queue, id, due ~= now and due or nil)
 end
 
 -- Apply the links (JSON) of job `id`, which just ended with `status` at `now`; `error` (JSON) is what

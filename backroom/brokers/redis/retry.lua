@@ -24,6 +24,5 @@ redis.call('PERSIST', k)
 redis.call('HDEL', k, 'finished_at', 'return_value', 'progress', 'cancel_requested', 'worker_id')
 redis.call('HSET', k, 'status', 'READY', 'available_at', now,
   'max_attempts', math.max(whole(job[4], 1), attempts + 1))
-make_ready(base, id)
-redis.call('PUBLISH', channel, queue)
+place(base, channel, queue, id, nil)
 return 1
