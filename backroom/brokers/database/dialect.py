@@ -50,33 +50,38 @@ class Dialect:
     true: ClassVar[str] = "true"
     false: ClassVar[str] = "false"
 
+    #: SQL fragments, as templates: a JSON value from text ``{value}``; the JSON array ``{column}`` with
+    #: the JSON value ``{value}`` appended, and without its last element; a JSON column read back as
+    #: text; a time column as a job row is read (as the driver returns it, for the codec to parse); an
+    #: integer column as the job reader takes it; a boolean usable in arithmetic as 0 or 1.
+    json_of: ClassVar[str] = "{value}"
+    json_appended: ClassVar[str]
+    json_popped: ClassVar[str]
+    json_as_text: ClassVar[str] = "{column}"
+    time_read: ClassVar[str] = "{column}"
+    count_read: ClassVar[str] = "{column}"
+    boolean_of: ClassVar[str] = "CAST({value} AS INTEGER)"
+
     def json(self, value_sql: str) -> str:
-        """A JSON value from text."""
-        return value_sql
+        return self.json_of.format(value=value_sql)
 
     def json_append(self, column: str, value_sql: str) -> str:
-        """The JSON array ``column`` with the JSON value ``value_sql`` appended."""
-        raise NotImplementedError
+        return self.json_appended.format(column=column, value=value_sql)
 
     def json_pop(self, column: str) -> str:
-        """The JSON array ``column`` without its last element."""
-        raise NotImplementedError
+        return self.json_popped.format(column=column)
 
     def json_text(self, column: str) -> str:
-        """A JSON column read back as text."""
-        return column
+        return self.json_as_text.format(column=column)
 
     def read_time(self, column: str) -> str:
-        """A time column as a job row is read: as the driver returns it, for the codec to parse."""
-        return column
+        return self.time_read.format(column=column)
 
     def count(self, column: str) -> str:
-        """An integer column as the job reader takes it: 0 where it holds something else (SQLite)."""
-        return column
+        return self.count_read.format(column=column)
 
     def boolean(self, value_sql: str) -> str:
-        """A boolean parameter or column usable in arithmetic as 0 or 1."""
-        return f"CAST({value_sql} AS INTEGER)"
+        return self.boolean_of.format(value=value_sql)
 
     def table(self, columns: Columns, count: int) -> str:
         """A derived table ``t`` of ``count`` parameter rows, its columns named as ``columns`` says."""
@@ -188,6 +193,17 @@ class Dialect:
 
     def drop_limit_index_ddl(self) -> list[str]:
         return [f"DROP INDEX IF EXISTS {name}" for name in LIMIT_INDEX_NAMES]
+
+    def due_guard_ddl(self) -> list[str]:
+        """Statements that keep a job whose due time is no time from reading READY forever (none needed).
+
+        A typed time column refuses such a value; where a column takes any text, the database must see
+        to it that the claim still reaches the job, so that the codec can fail it as corrupt.
+        """
+        return []
+
+    def drop_due_guard_ddl(self) -> list[str]:
+        return []
 
     def lacks_schema(self, error: Exception) -> bool:
         """Whether a database error says backroom's tables or columns are missing (migrate not run)."""

@@ -20,18 +20,8 @@ from django.db.models.functions import Cast, RowNumber, TruncMinute
 from ...jobs.json import dumps
 from ...jobs.records import JobRecord, JobStatus
 from ...models import Job
+from .. import inspection
 from ..contract import Cancelled, cancellation_error
-from ..inspection import (
-    FinishedCount,
-    JobFilter,
-    JobPage,
-    QueueStats,
-    TaskFailures,
-    Timings,
-    TimingSamples,
-    WorkerState,
-    running_jobs,
-)
 from . import codec
 from .connection import Database
 from .links import settle, stored_links
@@ -76,7 +66,7 @@ class DatabaseInspector:
 
     # Reading.
 
-    def queue_stats(self, now: datetime) -> list[QueueStats]:
+    def queue_stats(self, now: datetime) -> list[inspection.QueueStats]:
         """Three counts, each over the rows one index serves (the job table may hold millions of
         finished rows): jobs waiting for a worker, jobs held by one, failed jobs."""
         # Only columns of the ready index, so that PostgreSQL counts from the index alone.
@@ -116,9 +106,9 @@ class DatabaseInspector:
                     queue["oldest_ready_at"] = min(known, default=None)
                 else:
                     queue[row["status"].lower()] += row["total"]
-        return [QueueStats(queue_name=name, **values) for name, values in sorted(counts.items())]
+        return [inspection.QueueStats(queue_name=name, **values) for name, values in sorted(counts.items())]
 
-    def throughput(self, since: datetime) -> list[FinishedCount]:
+    def throughput(self, since: datetime) -> list[inspection.FinishedCount]:
         rows = (
             self._jobs()
             .filter(status__in=[JobStatus.SUCCESSFUL, JobStatus.FAILED], finished_at__gte=since)
@@ -131,9 +121,9 @@ class DatabaseInspector:
             .order_by("queue_name", "minute")
         )
         with self.db.errors("count finished jobs"):
-            return [FinishedCount(**row) for row in rows]
+            return [inspection.FinishedCount(**row) for row in rows]
 
-    def timings(self, since: datetime, bucket: timedelta, sample_per_minute: int) -> list[Timings]:
+    def timings(self, since: datetime, bucket: timedelta, sample_per_minute: int) -> list[inspection.Timings]:
         minute = _utc_minute()
         sample = (
             self._jobs()
@@ -154,7 +144,7 @@ class DatabaseInspector:
             .filter(rank__lte=sample_per_minute)
             .values_list("queue_name", "available", "attempted", "finished")
         )
-        samples = TimingSamples(since, bucket)
+        samples = inspection.TimingSamples(since, bucket)
         with self.db.errors("measure wait and run times"):
             rows = list(sample)
         for queue_name, *texts in rows:
@@ -165,7 +155,7 @@ class DatabaseInspector:
                 )
         return samples.timings()
 
-    def failed_tasks(self, limit: int) -> list[TaskFailures]:
+    def failed_tasks(self, limit: int) -> list[inspection.TaskFailures]:
         rows = (
             self._jobs()
             .filter(status=JobStatus.FAILED)
@@ -174,9 +164,9 @@ class DatabaseInspector:
             .order_by("-count", "task_path")[:limit]
         )
         with self.db.errors("count failed jobs"):
-            return [TaskFailures(**row) for row in rows]
+            return [inspection.TaskFailures(**row) for row in rows]
 
-    def jobs(self, where: JobFilter, offset: int, limit: int) -> JobPage:
+    def jobs(self, where: inspection.JobFilter, offset: int, limit: int) -> inspection.JobPage:
         lookups = {
             "queue_name": where.queue_name,
             "task_path__icontains": where.task,
@@ -191,19 +181,19 @@ class DatabaseInspector:
             ids = [str(pk) for pk in page_ids]
         found = self.db.jobs_by_id(ids, "list jobs")
         page = [found[job_id] for job_id in ids if job_id in found]
-        return JobPage(jobs=page[:limit], has_next=len(ids) > limit)
+        return inspection.JobPage(jobs=page[:limit], has_next=len(ids) > limit)
 
-    def workers(self) -> list[WorkerState]:
+    def workers(self) -> list[inspection.WorkerState]:
         db = self.db
         with db.cursor("list workers") as cursor:
             cursor.execute(db.sql.select_running)
-            running = running_jobs(db.fetch_jobs(cursor))
+            running = inspection.running_jobs(db.fetch_jobs(cursor))
             cursor.execute(db.sql.select_workers)
             rows = cursor.fetchall()
         states = []
         for worker_id, hostname, pid, queues, concurrency, backend, started_at, beat, abandoned in rows:
             states.append(
-                WorkerState(
+                inspection.WorkerState(
                     id=worker_id,
                     hostname=hostname,
                     pid=pid,

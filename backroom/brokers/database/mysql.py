@@ -26,18 +26,12 @@ class MySQL(Dialect):
     insert_ignore = ("INSERT IGNORE INTO", "")
     delete_lock = ""  # a locking read cannot sit in a DELETE's subquery
 
-    def json(self, value_sql: str) -> str:
-        return f"JSON_EXTRACT({value_sql}, '$')"
-
-    def json_append(self, column: str, value_sql: str) -> str:
-        array = f"CASE WHEN JSON_TYPE({column}) = 'ARRAY' THEN {column} ELSE '[]' END"
-        return f"JSON_ARRAY_APPEND({array}, '$', {value_sql})"
-
-    def json_pop(self, column: str) -> str:
-        return f"JSON_REMOVE({column}, CONCAT('$[', JSON_LENGTH({column}) - 1, ']'))"
-
-    def boolean(self, value_sql: str) -> str:
-        return f"CAST({value_sql} AS SIGNED)"
+    json_of = "JSON_EXTRACT({value}, '$')"
+    json_appended = (
+        "JSON_ARRAY_APPEND(CASE WHEN JSON_TYPE({column}) = 'ARRAY' THEN {column} ELSE '[]' END, '$', {value})"
+    )
+    json_popped = "JSON_REMOVE({column}, CONCAT('$[', JSON_LENGTH({column}) - 1, ']'))"
+    boolean_of = "CAST({value} AS SIGNED)"
 
     def table(self, columns: Columns, count: int) -> str:
         first = "SELECT " + ", ".join(f"%s AS {name}" for name, _ in columns)

@@ -19,17 +19,10 @@ class PostgreSQL(Dialect):
     default_poll_interval_seconds = 5.0  # LISTEN/NOTIFY wakes workers; polling finds delayed jobs
     json_param = "%s::jsonb"
 
-    def json(self, value_sql: str) -> str:
-        return f"{value_sql}::jsonb"
-
-    def json_append(self, column: str, value_sql: str) -> str:
-        return f"{column} || jsonb_build_array({value_sql})"
-
-    def json_pop(self, column: str) -> str:
-        return f"({column} - (-1))"
-
-    def json_text(self, column: str) -> str:
-        return f"{column}::text"
+    json_of = "{value}::jsonb"
+    json_appended = "{column} || jsonb_build_array({value})"
+    json_popped = "({column} - (-1))"
+    json_as_text = "{column}::text"
 
     def table(self, columns: Columns, count: int) -> str:
         """One array per column: the same statement text (prepared once) for any number of rows."""

@@ -327,6 +327,7 @@ class Statements:
     @functools.cache  # noqa: B019
     def release(self, count: int) -> str:
         """Hand ``count`` held jobs back as READY, taking back the attempt of those already started."""
+        condition = self._claim_holds("t.t_started", "NOT t.t_started")
         d = self.dialect
         assignments = ", ".join([
             f"worker_ids = CASE WHEN t.t_started THEN {d.json_pop('worker_ids')} ELSE worker_ids END",
@@ -337,7 +338,6 @@ class Statements:
             "lease_expires_at = NULL",
             f"orphaned = orphaned + {d.boolean('t.t_lost')}",
         ])  # fmt: skip
-        condition = self._claim_holds("t.t_started", "NOT t.t_started")
         return d.with_notify(d.update_from(d.table(RELEASE_COLUMNS, count), assignments, condition))
 
     @functools.cache  # noqa: B019

@@ -17,18 +17,8 @@ from typing import Any
 from ...jobs.json import dumps
 from ...jobs.links import settling_error
 from ...jobs.records import JobRecord, JobStatus
+from .. import inspection
 from ..contract import Cancelled, cancellation_error
-from ..inspection import (
-    FinishedCount,
-    JobFilter,
-    JobPage,
-    QueueStats,
-    TaskFailures,
-    Timings,
-    TimingSamples,
-    WorkerState,
-    running_jobs,
-)
 from .broker import RedisBroker
 from .codec import from_micros, job_from_hash, micros
 from .connection import RedisStore, translated
@@ -60,7 +50,7 @@ class RedisInspector:
     # Reading.
 
     @translated
-    def queue_stats(self, now: datetime) -> list[QueueStats]:
+    def queue_stats(self, now: datetime) -> list[inspection.QueueStats]:
         queues = self._queues()
 
         def build(pipe: Any) -> None:
@@ -74,7 +64,7 @@ class RedisInspector:
         for queue, (ready, held, due, later, running, failed, oldest) in zip(queues, replies, strict=True):
             if ready or held or due or later or running or failed:
                 found.append(
-                    QueueStats(
+                    inspection.QueueStats(
                         queue_name=queue,
                         ready=ready + due + held - running,
                         scheduled=later,
@@ -98,7 +88,7 @@ class RedisInspector:
             return iter(pipe.execute())
 
     @translated
-    def throughput(self, since: datetime) -> list[FinishedCount]:
+    def throughput(self, since: datetime) -> list[inspection.FinishedCount]:
         queues = self._queues()
         minutes = _minutes(since, datetime.now(tz=since.tzinfo))
         counts = self._per_minute(
@@ -109,14 +99,14 @@ class RedisInspector:
             successful = [next(counts) for _ in minutes]
             failed = [next(counts) for _ in minutes]
             found += [
-                FinishedCount(queue_name=queue, minute=start, successful=ok, failed=bad)
+                inspection.FinishedCount(queue_name=queue, minute=start, successful=ok, failed=bad)
                 for start, ok, bad in zip(minutes, successful, failed, strict=True)
                 if ok or bad
             ]
         return found
 
     @translated
-    def timings(self, since: datetime, bucket: timedelta, sample_per_minute: int) -> list[Timings]:
+    def timings(self, since: datetime, bucket: timedelta, sample_per_minute: int) -> list[inspection.Timings]:
         queues = self._queues()
         minutes = _minutes(since, datetime.now(tz=since.tzinfo))
         samples = self._per_minute(
@@ -130,7 +120,7 @@ class RedisInspector:
             for queue, job_id in wanted:
                 pipe.hmget(self.keys.job(queue, job_id), "available_at", "last_attempted_at", "finished_at")
             times = pipe.execute()
-        found = TimingSamples(since, bucket)
+        found = inspection.TimingSamples(since, bucket)
         for (queue, _), (available, started, finished) in zip(wanted, times, strict=True):
             try:
                 due, began, ended = (from_micros(value) for value in (available, started, finished))
@@ -141,7 +131,7 @@ class RedisInspector:
         return found.timings()
 
     @translated
-    def failed_tasks(self, limit: int) -> list[TaskFailures]:
+    def failed_tasks(self, limit: int) -> list[inspection.TaskFailures]:
         counts: Counter[str] = Counter()
         latest: dict[str, datetime] = {}
         for queue in self._queues():
@@ -162,12 +152,12 @@ class RedisInspector:
                             latest[task_path] = moment
         ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]
         return [
-            TaskFailures(task_path=path, count=count, last_failed_at=latest.get(path))
+            inspection.TaskFailures(task_path=path, count=count, last_failed_at=latest.get(path))
             for path, count in ordered
         ]
 
     @translated
-    def jobs(self, where: JobFilter, offset: int, limit: int) -> JobPage:
+    def jobs(self, where: inspection.JobFilter, offset: int, limit: int) -> inspection.JobPage:
         queues = [where.queue_name] if where.queue_name else self._queues()
         low = "-inf" if where.enqueued_after is None else micros(where.enqueued_after)
         high = "+inf" if where.enqueued_before is None else f"({micros(where.enqueued_before)}"
@@ -178,7 +168,7 @@ class RedisInspector:
                 if len(found) > offset + limit:
                     break
         page = found[offset:]
-        return JobPage(jobs=page[:limit], has_next=len(page) > limit)
+        return inspection.JobPage(jobs=page[:limit], has_next=len(page) > limit)
 
     def _newest_first(self, queues: list[str], low: str, high: str) -> Iterator[JobRecord]:
         """Jobs of ``queues`` enqueued within [low, high], newest first, SCAN_LIMIT at most."""
@@ -213,7 +203,7 @@ class RedisInspector:
                 return
 
     @translated
-    def workers(self) -> list[WorkerState]:
+    def workers(self) -> list[inspection.WorkerState]:
         running_ids = []
         with self.redis.pipeline() as pipe:
             queues = self._queues()
@@ -225,13 +215,15 @@ class RedisInspector:
             for queue, job_id in running_ids:
                 pipe.hgetall(self.keys.job(queue, job_id))
             jobs = [job_from_hash(fields) for fields in pipe.execute() if fields]
-        running = running_jobs(sorted(jobs, key=lambda job: job.last_attempted_at or job.enqueued_at))
+        running = inspection.running_jobs(
+            sorted(jobs, key=lambda job: job.last_attempted_at or job.enqueued_at)
+        )
         states = []
         for worker_id, info in self.redis.client.hgetall(self.keys.workers).items():
             try:
                 data = json.loads(info)
                 states.append(
-                    WorkerState(
+                    inspection.WorkerState(
                         id=worker_id,
                         hostname=str(data["hostname"]),
                         pid=int(data["pid"]),
@@ -338,7 +330,7 @@ def _minutes(since: datetime, now: datetime) -> list[datetime]:
     return minutes
 
 
-def _matches(job: JobRecord, where: JobFilter) -> bool:
+def _matches(job: JobRecord, where: inspection.JobFilter) -> bool:
     if where.status is not None and job.status != where.status:
         return False
     if where.task and where.task.lower() not in job.task_path.lower():
