@@ -12,6 +12,13 @@ finished, the store says when the first job started and when each finished:
 - start to first job (s): from spawning the worker to the first job's
   ``started_at``, Django's set-up and the first claim included.
 
+With ``--pickup N`` it also splits the pickup (run.py's: one job at a time to
+an idle worker at concurrency 1) into its steps, medians in ms, the worker
+noting its steps through bench/traced_worker.py: the enqueue call; from its
+return to the worker's wake-up (negative: the wake-up came before the
+enqueue's reply did); from the wake-up to the claim; the claim; from the
+claim to a thread reporting the start; from there to the task's first line.
+
 Each store is measured in a process of its own, as run.py's sessions are.
 """
 
@@ -28,8 +35,9 @@ from datetime import datetime
 from pathlib import Path
 
 from measure import wait_until
-from session import REDIS_URL, alive, fill
+from session import REDIS_URL, alive, fill, pickups
 from systems import SYSTEMS, Scratch, System, Worker, running
+from systems.base import PROJECT
 
 STORES = {
     "sqlite": "backroom-sqlite",
@@ -83,6 +91,37 @@ def steady_drain(
     }
 
 
+def pickup_split(system: System, count: int, code: str, log: Path) -> dict[str, float]:
+    """Median ms of each step of a pickup, from the bench's clock and the traced worker's notes."""
+    notes_file = log.with_suffix(".json")
+    command = [sys.executable, str(PROJECT.parent / "traced_worker.py"), str(notes_file), "--no-scheduler"]
+    if code:
+        command = ["env", f"PYTHONPATH={code}{os.pathsep}{system.env()['PYTHONPATH']}", *command]
+    times = pickups(system, command, count, log)
+    notes = json.loads(notes_file.read_text())
+
+    def first(kind: str, after: float) -> list[float]:
+        return next(note[1:] for note in notes if note[0] == kind and note[1] >= after)
+
+    steps: dict[str, list[float]] = {}
+    for enqueued, returned, first_line in times:
+        woken = first("notified", enqueued)[0] if system.store in ("postgres", "redis") else returned
+        claim_began, claim_returned = first("claim", enqueued)
+        (started,) = first("started", enqueued)
+        split = {
+            "enqueue call": returned - enqueued,
+            "return to wake-up": woken - returned,
+            "wake-up to claim": claim_began - woken,
+            "claim": claim_returned - claim_began,
+            "claim to thread start": started - claim_returned,
+            "thread start to first line": first_line - started,
+            "total": first_line - enqueued,
+        }
+        for step, seconds in split.items():
+            steps.setdefault(step, []).append(seconds * 1000)
+    return {step: statistics.median(values) for step, values in steps.items()}
+
+
 def _children_cpu() -> float:
     """CPU seconds of the worker processes that ended: less noisy than a rate on a shared machine."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -90,13 +129,24 @@ def _children_cpu() -> float:
 
 
 def session(
-    store: str, jobs: int, concurrency: int, processes: int, extra: list[str], code: str, runs: int
+    store: str,
+    jobs: int,
+    concurrency: int,
+    processes: int,
+    extra: list[str],
+    code: str,
+    runs: int,
+    pickup: int = 0,
 ) -> list[dict[str, float]]:
     name = STORES[store]
     with tempfile.TemporaryDirectory(prefix="backroom-steady-") as directory:
         system = SYSTEMS[name](Scratch(Path(directory), f"backroom_steady_{os.getpid()}_{store}", REDIS_URL))
         try:
             system.setup()
+            if pickup:
+                return [
+                    pickup_split(system, pickup, code, Path(directory) / "traced.log") for _ in range(runs)
+                ]
             return [
                 steady_drain(
                     system, jobs, concurrency, processes, extra, code, Path(directory) / "worker.log"
@@ -118,6 +168,7 @@ def main() -> int:
     parser.add_argument("--processes", type=int, default=1)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--worker-args", default="", help="more options of the worker command, one string")
+    parser.add_argument("--pickup", type=int, default=0, help="split N pickups into steps instead")
     parser.add_argument("--code", default="", help="a directory to import the worker's backroom from")
     parser.add_argument("--session", help=argparse.SUPPRESS)  # a store, measured in this process
     args = parser.parse_args()
@@ -130,6 +181,7 @@ def main() -> int:
             args.worker_args.split(),
             args.code,
             args.runs,
+            args.pickup,
         )
         print(json.dumps(results))
         return 0
@@ -137,6 +189,13 @@ def main() -> int:
         command = [sys.executable, __file__, "--session", store, *sys.argv[1:]]
         out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
         results = json.loads(out.splitlines()[-1])
+        if args.pickup:
+            for step in results[0]:
+                values = ", ".join(f"{r[step]:.2f}" for r in results)
+                print(
+                    f"{store}: pickup {step}: {statistics.median(r[step] for r in results):.2f} ms ({values})"
+                )
+            continue
         drains = [r["steady_drain"] for r in results]
         starts = [r["start_to_first_job"] for r in results]
         cpu = [r["cpu_us_per_job"] for r in results]
