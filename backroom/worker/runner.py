@@ -54,7 +54,7 @@ FLUSH_SECONDS = 0.005
 #: later waits behind jobs held ahead for about this long at most.
 PREFETCH_SECONDS = 0.05
 #: Default for --prefetch: the most jobs held beyond the free threads.
-DEFAULT_PREFETCH = 32
+DEFAULT_PREFETCH = 128
 #: How often a worker forgets workers silent for longer than STALE_WORKER_RETENTION.
 FORGET_EVERY_SECONDS = 60.0
 
