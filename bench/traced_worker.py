@@ -41,8 +41,13 @@ def trace(out: str) -> None:
 
     wrapped(Worker, "_notified", lambda began, _: notes.append(("notified", began)))
     wrapped(Worker, "started", lambda began, _: notes.append(("started", began)))
+
+    def claimed(began: float, jobs: list[Any]) -> None:
+        if jobs:  # the claims that found nothing are the idle worker's polls
+            notes.append(("claim", began, time.time()))
+
     for broker in (DatabaseBroker, RedisBroker):
-        wrapped(broker, "claim", lambda began, jobs: jobs and notes.append(("claim", began, time.time())))
+        wrapped(broker, "claim", claimed)
 
 
 def main(out: str, *options: str) -> None:

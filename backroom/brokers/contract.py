@@ -189,15 +189,9 @@ class Broker(Protocol):
         """Write starts and outcomes in one atomic batch; return the ids whose claim no longer held."""
 
     def record_and_claim(
-        self,
-        worker_id: str,
-        transitions: Sequence[Transition],
-        queues: Sequence[str],
-        limit: int,
-        now: datetime,
-        lease_expires_at: datetime,
+        self, worker_id: str, transitions: Sequence[Transition], claim: Callable[[], list[JobRecord]]
     ) -> tuple[set[str], list[JobRecord] | None]:
-        """``record``, then ``claim``, as cheaply as the store allows: a draining worker's every batch.
+        """``record``, then ``claim()`` (this broker's claim, arguments bound): a draining worker's batch.
 
         The claim sees what the record wrote. Either both are written or an
         error says neither was; or, where the two cannot be one write, the
@@ -330,17 +324,11 @@ def cancellation_error(by: str, at: datetime) -> ErrorRecord:
 
 
 def record_then_claim(
-    broker: Broker,
-    worker_id: str,
-    transitions: Sequence[Transition],
-    queues: Sequence[str],
-    limit: int,
-    now: datetime,
-    lease_expires_at: datetime,
+    broker: Broker, worker_id: str, transitions: Sequence[Transition], claim: Callable[[], list[JobRecord]]
 ) -> tuple[set[str], list[JobRecord] | None]:
     """``Broker.record_and_claim`` for a store that writes them apart: a failed claim is None."""
     refused = broker.record(worker_id, transitions)
     try:
-        return refused, broker.claim(worker_id, queues, limit, now, lease_expires_at)
+        return refused, claim()
     except StoreError:
         return refused, None

@@ -310,11 +310,8 @@ class Worker:
         room = self._room(leaving) if claim else 0
         claimed = None
         if room > 0 and self._claim_due():
-            now = self.clock()
             try:
-                refused, claimed = self.broker.record_and_claim(
-                    self.id, transitions, self.options.queues, room, now, self.liveness.lease_end(now)
-                )
+                refused, claimed = self.broker.record_and_claim(self.id, transitions, self._claim_of(room))
             finally:
                 self._may_have_work = self._may_have_work or claimed is None  # no claim ran: try again
         else:
@@ -363,9 +360,16 @@ class Worker:
         room = self._room()
         if room <= 0 or not self._claim_due():
             return
-        now = self.clock()
-        jobs = self.broker.claim(self.id, self.options.queues, room, now, self.liveness.lease_end(now))
-        self._took(jobs, room)
+        self._took(self._claim_of(room)(), room)
+
+    def _claim_of(self, room: int) -> Callable[[], list[JobRecord]]:
+        """The broker's claim of ``room`` jobs for this worker, to call; it reads the time when called."""
+
+        def claim() -> list[JobRecord]:
+            now = self.clock()
+            return self.broker.claim(self.id, self.options.queues, room, now, self.liveness.lease_end(now))
+
+        return claim
 
     def _claim_due(self) -> bool:
         """Whether a claim may find work; if so, the wake-up that said so is used up.

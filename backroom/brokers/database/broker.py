@@ -210,14 +210,8 @@ class DatabaseBroker:
         return refused
 
     def record_and_claim(
-        self,
-        worker_id: str,
-        transitions: Sequence[Transition],
-        queues: Sequence[str],
-        limit: int,
-        now: datetime,
-        lease_expires_at: datetime,
-    ) -> tuple[set[str], list[JobRecord]]:
+        self, worker_id: str, transitions: Sequence[Transition], claim: Callable[[], list[JobRecord]]
+    ) -> tuple[set[str], list[JobRecord] | None]:
         """One transaction: one commit, so one wait for the disk, where the two apart wait twice.
 
         Trade: the record's row locks are held until the claim commits too (a
@@ -226,7 +220,7 @@ class DatabaseBroker:
         """
         with self.db.errors("record outcomes and claim jobs"), transaction.atomic(using=self.db.alias):
             refused = self.record(worker_id, transitions)
-            return refused, self.claim(worker_id, queues, limit, now, lease_expires_at)
+            return refused, claim()
 
     def _record(self, worker_id: str | None, transitions: Sequence[Transition]) -> set[str]:
         db = self.db

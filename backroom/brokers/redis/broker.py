@@ -278,16 +278,7 @@ class RedisBroker:
             refused.update(self.redis.run(self.redis.scripts.record, [queue], args))
         return refused
 
-    def record_and_claim(
-        self,
-        worker_id: str,
-        transitions: Sequence[Transition],
-        queues: Sequence[str],
-        limit: int,
-        now: datetime,
-        lease_expires_at: datetime,
-    ) -> tuple[set[str], list[JobRecord] | None]:
-        return record_then_claim(self, worker_id, transitions, queues, limit, now, lease_expires_at)
+    record_and_claim = record_then_claim  # two calls: Redis has no transaction to share
 
     @translated
     def release(self, worker_id: str | None, claims: Sequence[ClaimRef], *, lost: bool = False) -> None:
