@@ -12,7 +12,9 @@ both ends are batched. The claim takes a few jobs more than the free threads
 (``--prefetch``): they stay READY, uncharged, until a thread starts them.
 Starts and outcomes are written together once a quarter of what the worker
 may hold has finished, when the threads run out of work, or ``FLUSH_SECONDS``
-after the first was reported, whichever comes first. A job held ahead that
+after the first was reported, whichever comes first, and the claim that
+fills the room they free goes with them (one transaction on a database). A
+job held ahead that
 waits longer than ``PREFETCH_SECONDS`` for a thread is handed back, so a
 better job enqueued later never waits behind it longer than that.
 """
