@@ -7,16 +7,16 @@ write it when a batch is due, enforce timeouts, heartbeat and take back lost
 workers' jobs when due, tick the scheduler when due, hand back jobs held
 ahead too long, and claim more jobs if there is room.
 
-Round trips to the store, not Python, bound a worker running short jobs, so
-both ends are batched. The claim takes a few jobs more than the free threads
+Round trips to the store, and the Python each job costs, bound a worker
+running short jobs, so both ends are batched. The claim takes a few jobs more than the free threads
 (``--prefetch``): they stay READY, uncharged, until a thread starts them.
 Starts and outcomes are written together once a quarter of what the worker
 may hold has finished, when the threads run out of work, or ``FLUSH_SECONDS``
 after the first was reported, whichever comes first, and the claim that
 fills the room they free goes with them (one transaction on a database). A
-job held ahead that
-waits longer than ``PREFETCH_SECONDS`` for a thread is handed back, so a
-better job enqueued later never waits behind it longer than that.
+job held ahead that waits longer than ``PREFETCH_SECONDS`` for a thread is
+handed back, so a better job enqueued later never waits behind it longer
+than that.
 """
 
 import logging
