@@ -1,6 +1,7 @@
 """backroom's steady drain and start-up, from the store's own timestamps, start-up excluded.
 
     python bench/steady.py [--stores pg,redis] [--jobs 20000] [--concurrency 1] [--processes 1] [--runs 3]
+                           [--worker-args "--prefetch 32"] [--code DIR] [--pickup N]
 
 run.py's drain times a worker from its start to the last job counted, so a
 fast worker's start-up is much of its figure. Here N no-op jobs wait before
@@ -34,17 +35,11 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from grown import STORES
 from measure import wait_until
 from session import REDIS_URL, alive, fill, pickups
 from systems import SYSTEMS, Scratch, System, Worker, running
 from systems.base import PROJECT
-
-STORES = {
-    "sqlite": "backroom-sqlite",
-    "pg": "backroom-pg",
-    "maria": "backroom-maria",
-    "redis": "backroom-redis",
-}
 
 
 def stored_times(system: System) -> tuple[datetime, datetime, datetime]:
