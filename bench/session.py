@@ -93,12 +93,24 @@ def drain_rate(system: System, worker: Worker, count: int, log: Path) -> float:
 
 def pickup_latencies(system: System, worker: Worker, count: int, log: Path) -> dict[str, float]:
     """Milliseconds from the enqueue call to the task's first line, one job at a time, the worker idle."""
+    command = system.worker_command(worker)
+    latencies = [
+        (first_line - enqueued) * 1000 for enqueued, _, first_line in pickups(system, command, count, log)
+    ]
+    return {f"p{pct}": percentile(latencies, pct) for pct in PICKUP_PERCENTILES}
+
+
+def pickups(system: System, command: list[str], count: int, log: Path) -> list[tuple[float, float, float]]:
+    """Enqueue ``count`` jobs one at a time to the idle worker ``command`` runs.
+
+    Return, per job, when the enqueue call began and returned, and the task's first line (time.time()).
+    """
     system.reset()
     key = f"{system.scratch.name}:pickup"
     client = system.scratch.redis()
     client.delete(key)
-    latencies = []
-    with running(system.worker_command(worker), system.env(), log) as process:
+    times = []
+    with running(command, system.env(), log) as process:
         system.enqueue_stamp(key)  # the first waits for the worker to start
         if not client.blpop([key], timeout=60):
             raise TimeoutError(f"the worker ran no job within 60 s (exit code {process.poll()})")
@@ -107,12 +119,13 @@ def pickup_latencies(system: System, worker: Worker, count: int, log: Path) -> d
             time.sleep(random.uniform(0, PICKUP_GAP_SECONDS))  # not a wait for anything: a random phase
             enqueued = time.time()
             system.enqueue_stamp(key)
+            returned = time.time()
             started = client.blpop([key], timeout=10)
             if not started:
                 raise TimeoutError(f"job {done} did not start within 10 s (worker exit {process.poll()})")
-            latencies.append((float(started[1]) - enqueued) * 1000)
+            times.append((enqueued, returned, float(started[1])))
     client.delete(key)
-    return {f"p{pct}": percentile(latencies, pct) for pct in PICKUP_PERCENTILES}
+    return times
 
 
 def request_cost(system: System, count: int, log: Path) -> dict[str, float]:

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
+from ..exceptions import StoreError
 from ..jobs.links import Links
 from ..jobs.records import ErrorRecord, JobBatch, JobRecord, JobStatus, NewJob
 from .inspection import FinishedCount, JobFilter, JobPage, QueueStats, TaskFailures, Timings, WorkerState
@@ -187,6 +188,16 @@ class Broker(Protocol):
     def record(self, worker_id: str | None, transitions: Sequence[Transition]) -> set[str]:
         """Write starts and outcomes in one atomic batch; return the ids whose claim no longer held."""
 
+    def record_and_claim(
+        self, worker_id: str, transitions: Sequence[Transition], claim: Callable[[], list[JobRecord]]
+    ) -> tuple[set[str], list[JobRecord] | None]:
+        """``record``, then ``claim()`` (this broker's claim, arguments bound): a draining worker's batch.
+
+        The claim sees what the record wrote. Either both are written or an
+        error says neither was; or, where the two cannot be one write, the
+        claim's jobs are None when it failed after the record was written.
+        """
+
     def release(self, worker_id: str | None, claims: Sequence[ClaimRef], *, lost: bool = False) -> None:
         """Hand held jobs back as READY, uncharged; ``lost``: their worker died, so they run alone next."""
 
@@ -310,3 +321,14 @@ def cancellation_error(by: str, at: datetime) -> ErrorRecord:
     return ErrorRecord(
         exception_class_path=path, traceback=f"{path}: cancelled by {by}\n", at=at, cancelled_by=by
     )
+
+
+def record_then_claim(
+    broker: Broker, worker_id: str, transitions: Sequence[Transition], claim: Callable[[], list[JobRecord]]
+) -> tuple[set[str], list[JobRecord] | None]:
+    """``Broker.record_and_claim`` for a store that writes them apart: a failed claim is None."""
+    refused = broker.record(worker_id, transitions)
+    try:
+        return refused, claim()
+    except StoreError:
+        return refused, None

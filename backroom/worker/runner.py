@@ -7,14 +7,16 @@ write it when a batch is due, enforce timeouts, heartbeat and take back lost
 workers' jobs when due, tick the scheduler when due, hand back jobs held
 ahead too long, and claim more jobs if there is room.
 
-Round trips to the store, not Python, bound a worker running short jobs, so
-both ends are batched. The claim takes a few jobs more than the free threads
+Round trips to the store, and the Python each job costs, bound a worker
+running short jobs, so both ends are batched. The claim takes a few jobs more than the free threads
 (``--prefetch``): they stay READY, uncharged, until a thread starts them.
 Starts and outcomes are written together once a quarter of what the worker
 may hold has finished, when the threads run out of work, or ``FLUSH_SECONDS``
-after the first was reported, whichever comes first. A job held ahead that
-waits longer than ``PREFETCH_SECONDS`` for a thread is handed back, so a
-better job enqueued later never waits behind it longer than that.
+after the first was reported, whichever comes first, and the claim that
+fills the room they free goes with them (one transaction on a database). A
+job held ahead that waits longer than ``PREFETCH_SECONDS`` for a thread is
+handed back, so a better job enqueued later never waits behind it longer
+than that.
 """
 
 import logging
@@ -54,7 +56,7 @@ FLUSH_SECONDS = 0.005
 #: later waits behind jobs held ahead for about this long at most.
 PREFETCH_SECONDS = 0.05
 #: Default for --prefetch: the most jobs held beyond the free threads.
-DEFAULT_PREFETCH = 32
+DEFAULT_PREFETCH = 128
 #: How often a worker forgets workers silent for longer than STALE_WORKER_RETENTION.
 FORGET_EVERY_SECONDS = 60.0
 
@@ -188,7 +190,7 @@ class Worker:
 
     def run_once(self) -> bool:
         """Do one pass of the loop; return False when the worker should stop."""
-        self._settle()
+        self._settle(claim=True)
         if self.stop.is_set() or self.abort.is_set():
             return False
         now = self.clock()
@@ -276,15 +278,15 @@ class Worker:
         """
         return max(1, (self.options.concurrency + self.options.prefetch) // 2)
 
-    def _settle(self) -> None:
-        """Enforce timeouts, and write what threads reported when a batch is due."""
+    def _settle(self, *, claim: bool = False) -> None:
+        """Enforce timeouts, and write what threads reported when a batch is due (``claim``: and claim)."""
         now = time.monotonic()
         self.pool.enforce_timeouts(now)
         if self._flush_at is None and self.journal.waiting():
             self._flush_at = now + FLUSH_SECONDS
         if self._flush_due(now):
             self.journal.take_in()
-            self._write()
+            self._write(claim=claim and not self.stop.is_set())
 
     def _flush_due(self, now: float) -> bool:
         return (
@@ -295,13 +297,27 @@ class Worker:
             or not self.pool.has_waiting()
         )
 
-    def _write(self) -> None:
+    def _write(self, *, claim: bool = False) -> None:
+        """Write what threads reported; with ``claim``, claim the room it frees in the same call.
+
+        A draining worker writes a batch and claims the next one each time:
+        together they are one transaction (one commit) on a database.
+        """
         self._confirm = False
         if not self.journal.pending:
             self._flush_at = None
             return
         transitions = list(self.journal.pending.values())
-        refused = self.broker.record(self.id, transitions)
+        leaving = sum(1 for t in transitions if t.status != JobStatus.RUNNING and t.job_id in self._held)
+        room = self._room(leaving) if claim else 0
+        claimed = None
+        if room > 0 and self._claim_due():
+            try:
+                refused, claimed = self.broker.record_and_claim(self.id, transitions, self._claim_of(room))
+            finally:
+                self._may_have_work = self._may_have_work or claimed is None  # no claim ran: try again
+        else:
+            refused = self.broker.record(self.id, transitions)
         for t in transitions:
             if t.job_id in refused:
                 self._held.pop(t.job_id, None)
@@ -315,17 +331,20 @@ class Worker:
                 self._ahead_allowed = True
         self.journal.written(refused)
         self._flush_at = None
+        if claimed is not None:  # after the bookkeeping above: a job retried at once may be claimed again
+            self._took(claimed, room)
 
-    def _room(self) -> int:
+    def _room(self, leaving: int = 0) -> int:
         """How many more jobs this worker can hold now: its threads, plus jobs held ahead.
 
         Counted from the jobs held, not the threads busy: a job whose outcome
         is not yet written still counts, so a worker killed at any moment holds
-        at most ``concurrency + prefetch`` jobs.
+        at most ``concurrency + prefetch`` jobs. ``leaving``: held jobs whose
+        outcomes are being written, counted as gone.
         """
         if self._alone in self._held:  # however it left (finished, refused, handed back), it frees the worker
             return 0
-        held = len(self._held) - len(self.pool.abandoned())
+        held = len(self._held) - len(self.pool.abandoned()) - leaving
         room = self.options.concurrency + self._ahead() - held
         if self.options.max_jobs is not None:
             room = min(room, self.options.max_jobs - self._finished_jobs - len(self._held))
@@ -340,18 +359,37 @@ class Worker:
         return min(self.options.prefetch, expected)
 
     def _claim(self) -> None:
+        room = self._room()
+        if room <= 0 or not self._claim_due():
+            return
+        self._took(self._claim_of(room)(), room)
+
+    def _claim_of(self, room: int) -> Callable[[], list[JobRecord]]:
+        """The broker's claim of ``room`` jobs for this worker, to call; it reads the time when called."""
+
+        def claim() -> list[JobRecord]:
+            now = self.clock()
+            return self.broker.claim(self.id, self.options.queues, room, now, self.liveness.lease_end(now))
+
+        return claim
+
+    def _claim_due(self) -> bool:
+        """Whether a claim may find work; if so, the wake-up that said so is used up.
+
+        Cleared before the claim, not after: a wake-up that arrives while the
+        claim runs may be for a job the claim did not see, and must not be
+        lost. And the claim reads the time after: a job whose wake-up was
+        just cleared is due by then.
+        """
         if time.monotonic() >= self._next_poll or (self.options.burst and not self._held):
             self._may_have_work = True
             self._next_poll = time.monotonic() + self._poll_interval
-        room = self._room()
-        if room <= 0 or not self._may_have_work:
-            return
-        # Cleared before the claim, not after: a wake-up that arrives while the claim
-        # runs may be for a job the claim did not see, and must not be lost. And the
-        # time read after: a job whose wake-up was just cleared is due by then.
+        due = self._may_have_work
         self._may_have_work = False
-        now = self.clock()
-        jobs = self.broker.claim(self.id, self.options.queues, room, now, self.liveness.lease_end(now))
+        return due
+
+    def _took(self, jobs: list[JobRecord], room: int) -> None:
+        """Hold what a claim of ``room`` jobs returned and queue it for the threads."""
         if len(jobs) == room:
             self._may_have_work = True
         held_back = self.broker.held_back_seconds()

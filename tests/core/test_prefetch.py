@@ -2,11 +2,14 @@
 
 import threading
 import time
+from dataclasses import replace
 from datetime import timedelta
 
+import pytest
 from django.utils import timezone
 
 from backroom.brokers.contract import Transition
+from backroom.exceptions import StoreUnavailable
 from backroom.jobs.records import JobStatus
 from backroom.worker.liveness import take_back
 from backroom.worker.pool import ThreadPool
@@ -281,3 +284,89 @@ def test_a_job_that_runs_alone_waits_for_the_running_ones_then_the_worker_goes_o
     after = tasks.record.using(backend=store).enqueue("after", store)
     wait_until(lambda: stored_job(store, after.id).status == "SUCCESSFUL", what="the worker to go on")
     assert "runs alone" in worker.output()
+
+
+def _start_of(job):
+    return Transition(
+        job_id=job.id,
+        queue_name=job.queue_name,
+        attempt=1,
+        status=JobStatus.RUNNING,
+        started_at=timezone.now(),
+    )
+
+
+def test_record_and_claim_writes_the_batch_and_claims_after_it(store):
+    broker = store_of(store).broker
+    first, second = (tasks.add.using(backend=store).enqueue(1, i).id for i in range(2))
+    now = timezone.now()
+    [held] = broker.claim("w1", [], 1, now, now + timedelta(minutes=1))
+    done = replace(_start_of(held), status=JobStatus.SUCCESSFUL, finished_at=now, return_value="1")
+
+    def claim():
+        return broker.claim("w1", [], 5, now, now + timedelta(minutes=1))
+
+    refused, claimed = broker.record_and_claim("w1", [done], claim)
+    assert refused == set()
+    assert [job.id for job in claimed] == [second]
+    assert stored_job(store, first).status == "SUCCESSFUL"
+
+
+def test_a_claim_failing_after_the_record_leaves_no_outcome_twice_written(store):
+    """A database writes both or neither; Redis keeps the record and says the claim did not run (None)."""
+    broker = store_of(store).broker
+    job = tasks.add.using(backend=store).enqueue(1, 1)
+    now = timezone.now()
+    [held] = broker.claim("w1", [], 1, now, now + timedelta(minutes=1))
+
+    def claim():
+        raise StoreUnavailable("the store went away during the claim")
+
+    if broker.joins_transactions:
+        with pytest.raises(StoreUnavailable):
+            broker.record_and_claim("w1", [_start_of(held)], claim)
+        assert stored_job(store, job.id).status == "READY"  # rolled back: the worker writes it again
+    else:
+        assert broker.record_and_claim("w1", [_start_of(held)], claim) == (set(), None)
+        assert stored_job(store, job.id).status == "RUNNING"  # written: the worker must not write it again
+
+
+class _FailingClaimOnce:
+    """The worker's broker, whose first claim made with a batch's record fails."""
+
+    def __init__(self, broker):
+        self.broker = broker
+        self.failed = False
+
+    def __getattr__(self, name):
+        return getattr(self.broker, name)
+
+    def record_and_claim(self, worker_id, transitions, claim):
+        if self.failed:
+            return self.broker.record_and_claim(worker_id, transitions, claim)
+        self.failed = True
+
+        def failing():
+            raise StoreUnavailable("the store went away during the claim")
+
+        return self.broker.record_and_claim(worker_id, transitions, failing)
+
+
+def test_a_draining_worker_whose_claim_failed_claims_again_and_runs_every_job_once(store):
+    ids = [tasks.record.using(backend=store).enqueue(f"job-{i}", store).id for i in range(40)]
+    # No poll for an hour, and no wake-up after these jobs: only the failed claim's retry claims the rest.
+    options = WorkerOptions(concurrency=1, prefetch=4, poll_interval_seconds=3600, scheduler=False)
+    worker = Worker(store_of(store), options)
+    worker.broker = broker = _FailingClaimOnce(worker.broker)
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    try:
+        wait_until(
+            lambda: all(stored_job(store, job_id).status == "SUCCESSFUL" for job_id in ids),
+            what="every job to finish",
+        )
+    finally:
+        worker.request_stop()
+        thread.join(timeout=30)
+    assert broker.failed
+    assert sorted(runs(store).values_list("label", flat=True)) == sorted(f"job-{i}" for i in range(40))

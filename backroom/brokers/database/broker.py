@@ -209,6 +209,19 @@ class DatabaseBroker:
                     )  # fmt: skip
         return refused
 
+    def record_and_claim(
+        self, worker_id: str, transitions: Sequence[Transition], claim: Callable[[], list[JobRecord]]
+    ) -> tuple[set[str], list[JobRecord] | None]:
+        """One transaction: one commit, so one wait for the disk, where the two apart wait twice.
+
+        Trade: the record's row locks are held until the claim commits too (a
+        few hundred microseconds more), and a failing claim rolls the record
+        back with it (the worker writes both again on its next pass).
+        """
+        with self.db.errors("record outcomes and claim jobs"), transaction.atomic(using=self.db.alias):
+            refused = self.record(worker_id, transitions)
+            return refused, claim()
+
     def _record(self, worker_id: str | None, transitions: Sequence[Transition]) -> set[str]:
         db = self.db
         rows = [

@@ -22,7 +22,7 @@ from ...jobs.links import settling_error
 from ...jobs.records import ACTIVE, JobBatch, JobRecord, JobStatus, NewJob, claim_order
 from ...limits import QueueLimit
 from ..codec import links_or_none, whole_number
-from ..contract import ClaimRef, HeldJob, Pruned, SlotRun, Transition, WorkerInfo
+from ..contract import ClaimRef, HeldJob, Pruned, SlotRun, Transition, WorkerInfo, record_then_claim
 from .codec import as_mapping, from_micros, job_from_hash, micros, new_job_fields
 from .connection import RedisStore, process_name, translated
 from .keys import slot_of, with_slot
@@ -277,6 +277,8 @@ class RedisBroker:
                 ]  # fmt: skip
             refused.update(self.redis.run(self.redis.scripts.record, [queue], args))
         return refused
+
+    record_and_claim = record_then_claim  # two calls: Redis has no transaction to share
 
     @translated
     def release(self, worker_id: str | None, claims: Sequence[ClaimRef], *, lost: bool = False) -> None:
