@@ -189,6 +189,10 @@ class Dialect:
     def drop_limit_index_ddl(self) -> list[str]:
         return [f"DROP INDEX IF EXISTS {name}" for name in LIMIT_INDEX_NAMES]
 
+    def bound_cursor(self, connection: BaseDatabaseWrapper) -> Any:
+        """Django's cursor, sending parameters apart from the statement where the driver can."""
+        return connection.cursor()
+
     def lacks_schema(self, error: Exception) -> bool:
         """Whether a database error says backroom's tables or columns are missing (migrate not run)."""
         text = str(error)

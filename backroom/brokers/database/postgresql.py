@@ -82,6 +82,29 @@ class PostgreSQL(Dialect):
             return super().claim_pick_params(now, queues, limit, excluded)
         return [*queues, now, limit, limit]
 
+    def bound_cursor(self, connection: BaseDatabaseWrapper) -> Any:
+        """Django's cursor wrapper (its execute wrappers, query log, errors) around a psycopg cursor
+        that binds on the server, whatever the connection's cursor_factory.
+
+        Django's default cursor renders every parameter into the statement's
+        text in Python. Whether statements are prepared stays the
+        connection's setting (OPTIONS["prepare_threshold"], off by default,
+        as connection poolers want).
+        """
+        # Imported here: this module loads whichever database a site uses, with or without a driver.
+        from django.db.backends.postgresql.psycopg_any import is_psycopg3
+
+        if not is_psycopg3:
+            return connection.cursor()
+        import psycopg
+
+        connection.close_if_health_check_failed()
+        with connection.wrap_database_errors:
+            connection.ensure_connection()
+        connection.validate_thread_sharing()
+        cursor = psycopg.Cursor(connection.connection)
+        return connection.make_debug_cursor(cursor) if connection.queries_logged else connection.make_cursor(cursor)
+
     def lacks_schema(self, error: Exception) -> bool:
         return getattr(error.__cause__, "sqlstate", None) in ("42P01", "42703")  # undefined table, column
 

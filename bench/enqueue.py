@@ -1,0 +1,102 @@
+"""backroom's enqueue alone, against the store's physical reference, measured in the same run.
+
+    python bench/enqueue.py [--stores sqlite,pg,maria,redis] [--rounds 5] [--one 2000]
+                            [--many 10000,100000]
+
+Each store is measured in a process of its own (Django is set up once per
+process) on scratch state as run.py's sessions use. Each round measures, in
+turn: the reference (bench/reference.py: PostgreSQL's prepared single-row
+INSERT for the SQL stores, an LPUSH for Redis), ``task.enqueue()`` one by one,
+and one ``enqueue_many`` call of each size. The table shows the median of the
+rounds; alternating them in one process keeps the machine's drift out of the
+ratio.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from reference import postgres_insert_rate, redis_push_rate
+from session import REDIS_URL
+from systems import SYSTEMS, Scratch
+
+STORES = {"sqlite": "backroom-sqlite", "pg": "backroom-pg", "maria": "backroom-maria", "redis": "backroom-redis"}
+
+
+def rates(store: str, rounds: int, one: int, many: list[int]) -> dict[str, list[float]]:
+    """Each figure's rate (jobs/s) in each round, for one store."""
+    with tempfile.TemporaryDirectory(prefix="backroom-enqueue-") as directory:
+        system = SYSTEMS[STORES[store]](Scratch(Path(directory), f"backroom_enqueue_{os.getpid()}", REDIS_URL))
+        system.setup()
+        try:
+            for _ in range(20):  # connect, prepare, warm the caches: outside the clock
+                system.enqueue_noop()
+            found: dict[str, list[float]] = {}
+            for _ in range(rounds):
+                reference = redis_push_rate(REDIS_URL, one) if store == "redis" else postgres_insert_rate(one)
+                found.setdefault("reference (jobs/s)", []).append(reference)
+                system.reset()
+                started = time.perf_counter()
+                for _ in range(one):
+                    system.enqueue_noop()
+                found.setdefault("enqueue one by one (jobs/s)", []).append(one / (time.perf_counter() - started))
+                for count in many:
+                    system.reset()
+                    started = time.perf_counter()
+                    system.enqueue_many(count)
+                    rate = count / (time.perf_counter() - started)
+                    found.setdefault(f"enqueue_many {count:,} (jobs/s)", []).append(rate)
+            return found
+        finally:
+            system.teardown()
+
+
+def render(results: dict[str, dict[str, list[float]]]) -> str:
+    lines = []
+    for store, found in results.items():
+        reference = statistics.median(found["reference (jobs/s)"])
+        lines.append(f"\n{store}{'median':>36}{'min':>10}{'max':>10}{'/ ref':>8}")
+        for name, values in found.items():
+            middle = statistics.median(values)
+            lines.append(
+                f"{name:32}{middle:>10,.0f}{min(values):>10,.0f}{max(values):>10,.0f}{middle / reference:>8.2f}"
+            )
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stores", default=",".join(STORES), help=f"Comma-separated, of: {', '.join(STORES)}.")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--one", type=int, default=2000, help="Jobs enqueued one by one per round.")
+    parser.add_argument("--many", default="10000,100000", help="Sizes of the enqueue_many calls.")
+    parser.add_argument("--session", help=argparse.SUPPRESS)  # one store, in this process
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    many = [int(size) for size in args.many.split(",") if size]
+    if args.session:
+        args.out.write_text(json.dumps(rates(args.session, args.rounds, args.one, many)))
+        return 0
+    results: dict[str, Any] = {}
+    for store in args.stores.split(","):
+        with tempfile.NamedTemporaryFile(suffix=".json") as out:
+            command = [sys.executable, __file__, "--session", store, "--out", out.name]
+            command += ["--rounds", str(args.rounds), "--one", str(args.one), "--many", args.many]
+            print(f"{store} ...", file=sys.stderr, flush=True)
+            if subprocess.run(command).returncode != 0:
+                print(f"{store}: the session failed (its error is above)", file=sys.stderr)
+                continue
+            results[store] = json.loads(Path(out.name).read_text())
+    print(render(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
