@@ -4,12 +4,13 @@
                             [--many 10000,100000]
 
 Each store is measured in a process of its own (Django is set up once per
-process) on scratch state as run.py's sessions use. Each round measures, in
-turn: the reference (bench/reference.py: PostgreSQL's prepared single-row
-INSERT for the SQL stores, an LPUSH for Redis), ``task.enqueue()`` one by one,
-and one ``enqueue_many`` call of each size. The table shows the median of the
-rounds; alternating them in one process keeps the machine's drift out of the
-ratio.
+process) on scratch state as run.py's sessions use. One by one, each
+``task.enqueue()`` alternates with one reference write (bench/reference.py:
+PostgreSQL's prepared single-row INSERT, in a scratch database of its own,
+for the SQL stores; an LPUSH for Redis), each timed on its own: the disk's
+flush rate, which swings with whatever else the machine does, is the same
+for both, so their ratio holds. Then one ``enqueue_many`` call of each size.
+The table shows the median of the rounds.
 """
 
 import argparse
@@ -20,33 +21,43 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from reference import postgres_insert_rate, redis_push_rate
+import psycopg
+import redis
+from reference import INSERT_JOB, JOB_TABLE, job_row
 from session import REDIS_URL
 from systems import SYSTEMS, Scratch
+from systems.base import PG_SERVER, create_database, drop_database
 
 STORES = {"sqlite": "backroom-sqlite", "pg": "backroom-pg", "maria": "backroom-maria", "redis": "backroom-redis"}
 
 
 def rates(store: str, rounds: int, one: int, many: list[int]) -> dict[str, list[float]]:
     """Each figure's rate (jobs/s) in each round, for one store."""
-    with tempfile.TemporaryDirectory(prefix="backroom-enqueue-") as directory:
+    with tempfile.TemporaryDirectory(prefix="backroom-enqueue-") as directory, reference_writer(store) as write:
         system = SYSTEMS[STORES[store]](Scratch(Path(directory), f"backroom_enqueue_{os.getpid()}", REDIS_URL))
         system.setup()
         try:
             for _ in range(20):  # connect, prepare, warm the caches: outside the clock
                 system.enqueue_noop()
+                write()
             found: dict[str, list[float]] = {}
             for _ in range(rounds):
-                reference = redis_push_rate(REDIS_URL, one) if store == "redis" else postgres_insert_rate(one)
-                found.setdefault("reference (jobs/s)", []).append(reference)
                 system.reset()
-                started = time.perf_counter()
+                reference = enqueue = 0.0
                 for _ in range(one):
+                    started = time.perf_counter()
+                    write()
+                    between = time.perf_counter()
                     system.enqueue_noop()
-                found.setdefault("enqueue one by one (jobs/s)", []).append(one / (time.perf_counter() - started))
+                    reference += between - started
+                    enqueue += time.perf_counter() - between
+                found.setdefault("reference (jobs/s)", []).append(one / reference)
+                found.setdefault("enqueue one by one (jobs/s)", []).append(one / enqueue)
                 for count in many:
                     system.reset()
                     started = time.perf_counter()
@@ -56,6 +67,27 @@ def rates(store: str, rounds: int, one: int, many: list[int]) -> dict[str, list[
             return found
         finally:
             system.teardown()
+
+
+@contextmanager
+def reference_writer(store: str) -> Iterator[Callable[[], None]]:
+    """One reference write per call: an LPUSH for Redis, else a prepared INSERT in a scratch database."""
+    if store == "redis":
+        client = redis.Redis.from_url(REDIS_URL)
+        key = f"backroom_enqueue_{os.getpid()}_reference"
+        try:
+            yield lambda: client.lpush(key, json.dumps(job_row(), default=str))
+        finally:
+            client.delete(key)
+        return
+    name = f"backroom_enqueue_{os.getpid()}_reference"
+    create_database("postgres", name)
+    try:
+        with psycopg.connect(f"{PG_SERVER} dbname={name}", autocommit=True) as db:
+            db.execute(JOB_TABLE)
+            yield lambda: db.execute(INSERT_JOB, job_row(), prepare=True)
+    finally:
+        drop_database("postgres", name)
 
 
 def render(results: dict[str, dict[str, list[float]]]) -> str:
