@@ -11,8 +11,9 @@ and ``--ready`` READY jobs, all in the "reports" queue, which that worker does
 not serve. The same figures are measured again; the table shows both and
 their ratio (docs/performance.md has a run). With ``--prune`` the figures
 are measured a third time while ``manage.py backroom prune`` deletes the
-finished jobs (all of them: they finished an hour before), and the table
-adds that column, its ratio to the grown one, and how long the pruning took.
+finished jobs (all of them: they finished an hour before), the workers'
+first; the table adds that column, its ratio to the grown one, how long the
+pruning took and whether it outlasted the workers' figures.
 """
 
 import argparse
@@ -181,9 +182,9 @@ def read_times(store: str) -> dict[str, float]:
     return times
 
 
-def figures(system: System, logs: Path) -> dict[str, float]:
-    found = enqueue_rate(system, ENQUEUE)
-    found["drain, 4 threads (jobs/s)"] = drain_rate(system, WORKER, DRAIN, logs / "drain.log")
+def worker_figures(system: System, logs: Path) -> dict[str, float]:
+    """The drain and the pickup of a worker serving "default"."""
+    found = {"drain, 4 threads (jobs/s)": drain_rate(system, WORKER, DRAIN, logs / "drain.log")}
     found.update(
         {
             f"pickup {k} (ms)": v
@@ -191,20 +192,32 @@ def figures(system: System, logs: Path) -> dict[str, float]:
             if k in ("p50", "p95")
         }
     )
-    found["enqueue one by one (jobs/s)"] = found.pop("enqueue_one")
+    return found
+
+
+def store_figures(system: System) -> dict[str, float]:
+    """The enqueue's rate and the reads' times."""
+    found = {"enqueue one by one (jobs/s)": enqueue_rate(system, ENQUEUE)["enqueue_one"]}
     system.reset()
     found.update(read_times(system.store if system.store == "redis" else "sql"))
     return found
 
 
+def figures(system: System, logs: Path) -> dict[str, float]:
+    return {**worker_figures(system, logs), **store_figures(system)}
+
+
 def figures_while_pruning(system: System, logs: Path) -> tuple[dict[str, float], float, bool]:
-    """The figures measured while pruning runs; with the seconds pruning took, and whether it outlasted them."""
+    """The figures measured while pruning, the seconds pruning took, and whether it outlasted the workers'."""
     started = time.perf_counter()
     with (logs / "prune.log").open("ab") as log:
-        pruning = subprocess.Popen(PRUNE, cwd=PROJECT, env={**os.environ, **system.env()}, stdout=log, stderr=log)
+        pruning = subprocess.Popen(
+            PRUNE, cwd=PROJECT, env={**os.environ, **system.env()}, stdout=log, stderr=log
+        )
     try:
-        found = figures(system, logs)
+        found = worker_figures(system, logs)
         outlasted = pruning.poll() is None
+        found.update(store_figures(system))
         if pruning.wait() != 0:
             raise RuntimeError(f"pruning failed: see {logs / 'prune.log'}")
     finally:
@@ -253,7 +266,9 @@ def render(results: list[dict[str, Any]], finished: int, ready: int) -> str:
             lines.append(line)
         if pruning:
             outlasted = "after" if result["prune_outlasted"] else "BEFORE"
-            lines.append(f"pruning took {result['prune_seconds']:.0f} s, ending {outlasted} the measurements")
+            lines.append(
+                f"pruning took {result['prune_seconds']:.0f} s, ending {outlasted} the drain and pickup"
+            )
     return "\n".join(lines)
 
 
