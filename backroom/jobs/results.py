@@ -104,7 +104,7 @@ _KNOWN_FIELDS = frozenset({
 
 
 def _setter(name: str) -> Callable[[TaskResult, Any], None]:
-    """Set field ``name`` of a frozen TaskResult: through its slot where it has one (faster), else its dict."""
+    """Set field ``name`` of a frozen TaskResult: by its slot where it has one (faster), else by its dict."""
     slot = vars(TaskResult).get(name)
     if isinstance(slot, MemberDescriptorType):
         return slot.__set__

@@ -20,6 +20,7 @@ from ...jobs.records import JobBatch, JobRecord, JobStatus, NewJob, claim_order
 from ...limits import QueueLimit
 from ..codec import links_or_none
 from ..contract import ClaimRef, HeldJob, Pruned, SlotRun, Transition, WorkerInfo
+from ..pacing import delete_in_batches
 from . import codec
 from .connection import Database
 from .limited import LimitedClaim, Served, served
@@ -369,14 +370,13 @@ class DatabaseBroker:
 
     def _delete_in_batches(self, sql: str, params: tuple[Any, ...], batch_size: int) -> int:
         """Run a bounded DELETE, one transaction each, until a batch comes back short."""
-        deleted = 0
-        while True:
+
+        def delete_batch() -> int:
             with self.db.atomic("prune finished jobs") as cursor:
                 cursor.execute(sql, (*params, batch_size))
-                count = cursor.rowcount
-            deleted += count
-            if count < batch_size:
-                return deleted
+                return int(cursor.rowcount)
+
+        return delete_in_batches(delete_batch, batch_size)
 
     def reset_connection(self) -> None:
         self.db.reset()

@@ -103,7 +103,11 @@ class PostgreSQL(Dialect):
             connection.ensure_connection()
         connection.validate_thread_sharing()
         cursor = psycopg.Cursor(connection.connection)
-        return connection.make_debug_cursor(cursor) if connection.queries_logged else connection.make_cursor(cursor)
+        return (
+            connection.make_debug_cursor(cursor)
+            if connection.queries_logged
+            else connection.make_cursor(cursor)
+        )
 
     def lacks_schema(self, error: Exception) -> bool:
         return getattr(error.__cause__, "sqlstate", None) in ("42P01", "42703")  # undefined table, column

@@ -88,7 +88,9 @@ class Statements:
         )
         # A job without a unique key cannot conflict (its id is new): the plain INSERT skips the
         # speculative insertion and the check of every unique index that a conflict clause costs.
-        self.insert = d.with_notify(f"INSERT INTO backroom_job ({', '.join(INSERT_COLUMNS)}) VALUES ({values})")
+        self.insert = d.with_notify(
+            f"INSERT INTO backroom_job ({', '.join(INSERT_COLUMNS)}) VALUES ({values})"
+        )
         self.insert_unique = d.with_notify(
             f"{insert} backroom_job ({', '.join(INSERT_COLUMNS)}) VALUES ({values}){ignore}"
         )
