@@ -20,7 +20,6 @@ from ...jobs.records import JobBatch, JobRecord, JobStatus, NewJob, claim_order
 from ...limits import QueueLimit
 from ..codec import links_or_none
 from ..contract import ClaimRef, HeldJob, Pruned, SlotRun, Transition, WorkerInfo
-from ..pacing import delete_in_batches
 from . import codec
 from .connection import Database
 from .limited import LimitedClaim, Served, served
@@ -370,13 +369,14 @@ class DatabaseBroker:
 
     def _delete_in_batches(self, sql: str, params: tuple[Any, ...], batch_size: int) -> int:
         """Run a bounded DELETE, one transaction each, until a batch comes back short."""
-
-        def delete_batch() -> int:
+        deleted = 0
+        while True:
             with self.db.atomic("prune finished jobs") as cursor:
                 cursor.execute(sql, (*params, batch_size))
-                return int(cursor.rowcount)
-
-        return delete_in_batches(delete_batch, batch_size)
+                count = cursor.rowcount
+            deleted += count
+            if count < batch_size:
+                return deleted
 
     def reset_connection(self) -> None:
         self.db.reset()

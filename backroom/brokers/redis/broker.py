@@ -23,7 +23,6 @@ from ...jobs.records import ACTIVE, JobBatch, JobRecord, JobStatus, NewJob, clai
 from ...limits import QueueLimit
 from ..codec import links_or_none, whole_number
 from ..contract import ClaimRef, HeldJob, Pruned, SlotRun, Transition, WorkerInfo
-from ..pacing import delete_in_batches
 from .codec import as_mapping, from_micros, job_from_hash, micros, new_job_fields
 from .connection import RedisStore, process_name, translated
 from .keys import slot_of, with_slot
@@ -436,9 +435,12 @@ class RedisBroker:
 
     def _in_batches(self, script: Any, queue: str, args: list[Any], batch_size: int) -> int:
         """Run a bounded delete script, one short atomic call each, until a batch comes back short."""
-        return delete_in_batches(
-            lambda: int(self.redis.run(script, [queue], [*args, batch_size])), batch_size
-        )
+        deleted = 0
+        while True:
+            count = int(self.redis.run(script, [queue], [*args, batch_size]))
+            deleted += count
+            if count < batch_size:
+                return deleted
 
     def reset_connection(self) -> None:
         self.redis.reset()
