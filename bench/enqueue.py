@@ -33,13 +33,23 @@ from session import REDIS_URL
 from systems import SYSTEMS, Scratch
 from systems.base import PG_SERVER, create_database, drop_database
 
-STORES = {"sqlite": "backroom-sqlite", "pg": "backroom-pg", "maria": "backroom-maria", "redis": "backroom-redis"}
+STORES = {
+    "sqlite": "backroom-sqlite",
+    "pg": "backroom-pg",
+    "maria": "backroom-maria",
+    "redis": "backroom-redis",
+}
 
 
 def rates(store: str, rounds: int, one: int, many: list[int]) -> dict[str, list[float]]:
     """Each figure's rate (jobs/s) in each round, for one store."""
-    with tempfile.TemporaryDirectory(prefix="backroom-enqueue-") as directory, reference_writer(store) as write:
-        system = SYSTEMS[STORES[store]](Scratch(Path(directory), f"backroom_enqueue_{os.getpid()}", REDIS_URL))
+    with (
+        tempfile.TemporaryDirectory(prefix="backroom-enqueue-") as directory,
+        reference_writer(store) as write,
+    ):
+        system = SYSTEMS[STORES[store]](
+            Scratch(Path(directory), f"backroom_enqueue_{os.getpid()}", REDIS_URL)
+        )
         system.setup()
         try:
             for _ in range(20):  # connect, prepare, warm the caches: outside the clock
@@ -98,14 +108,17 @@ def render(results: dict[str, dict[str, list[float]]]) -> str:
         for name, values in found.items():
             middle = statistics.median(values)
             lines.append(
-                f"{name:32}{middle:>10,.0f}{min(values):>10,.0f}{max(values):>10,.0f}{middle / reference:>8.2f}"
+                f"{name:32}{middle:>10,.0f}{min(values):>10,.0f}{max(values):>10,.0f}"
+                f"{middle / reference:>8.2f}"
             )
     return "\n".join(lines)
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stores", default=",".join(STORES), help=f"Comma-separated, of: {', '.join(STORES)}.")
+    parser.add_argument(
+        "--stores", default=",".join(STORES), help=f"Comma-separated, of: {', '.join(STORES)}."
+    )
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--one", type=int, default=2000, help="Jobs enqueued one by one per round.")
     parser.add_argument("--many", default="10000,100000", help="Sizes of the enqueue_many calls.")
