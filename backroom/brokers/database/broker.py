@@ -369,9 +369,13 @@ class DatabaseBroker:
 
     def _delete_in_batches(self, sql: str, params: tuple[Any, ...], batch_size: int) -> int:
         """Run a bounded DELETE, one transaction each, until a batch comes back short."""
+        # Only in a transaction of its own: inside a caller's, the setting would hold for its commit too.
+        no_flush = None if self.db.connection.in_atomic_block else self.db.dialect.commit_without_flush
         deleted = 0
         while True:
             with self.db.atomic("prune finished jobs") as cursor:
+                if no_flush:
+                    cursor.execute(no_flush)
                 cursor.execute(sql, (*params, batch_size))
                 count = cursor.rowcount
             deleted += count

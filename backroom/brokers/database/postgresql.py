@@ -18,6 +18,7 @@ class PostgreSQL(Dialect):
     vendor = "postgresql"
     default_poll_interval_seconds = 5.0  # LISTEN/NOTIFY wakes workers; polling finds delayed jobs
     json_param = "%s::jsonb"
+    commit_without_flush = "SET LOCAL synchronous_commit = off"
 
     def json(self, value_sql: str) -> str:
         return f"{value_sql}::jsonb"
