@@ -80,7 +80,7 @@ def rates(store: str, rounds: int, one: int, many: list[int]) -> dict[str, list[
 
 
 @contextmanager
-def reference_writer(store: str) -> Iterator[Callable[[], None]]:
+def reference_writer(store: str) -> Iterator[Callable[[], object]]:
     """One reference write per call: an LPUSH for Redis, else a prepared INSERT in a scratch database."""
     if store == "redis":
         client = redis.Redis.from_url(REDIS_URL)

@@ -103,7 +103,8 @@ class PostgreSQL(Dialect):
         with connection.wrap_database_errors:
             connection.ensure_connection()
         connection.validate_thread_sharing()
-        cursor = psycopg.Cursor(connection.connection)
+        # django-stubs say these take Django's wrapper; they take the driver's cursor, as Django passes them.
+        cursor: Any = psycopg.Cursor(connection.connection)
         return (
             connection.make_debug_cursor(cursor)
             if connection.queries_logged
