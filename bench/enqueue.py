@@ -17,17 +17,16 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import redis
+from measure import store_sessions
 from reference import INSERT_JOB, JOB_TABLE, job_row
 from session import REDIS_URL
 from systems import SYSTEMS, Scratch
@@ -129,16 +128,8 @@ def main(argv: list[str]) -> int:
     if args.session:
         args.out.write_text(json.dumps(rates(args.session, args.rounds, args.one, many)))
         return 0
-    results: dict[str, Any] = {}
-    for store in args.stores.split(","):
-        with tempfile.NamedTemporaryFile(suffix=".json") as out:
-            command = [sys.executable, __file__, "--session", store, "--out", out.name]
-            command += ["--rounds", str(args.rounds), "--one", str(args.one), "--many", args.many]
-            print(f"{store} ...", file=sys.stderr, flush=True)
-            if subprocess.run(command).returncode != 0:
-                print(f"{store}: the session failed (its error is above)", file=sys.stderr)
-                continue
-            results[store] = json.loads(Path(out.name).read_text())
+    options = ["--rounds", str(args.rounds), "--one", str(args.one), "--many", args.many]
+    results = store_sessions(__file__, args.stores.split(","), options)
     print(render(results))
     return 0
 

@@ -29,6 +29,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from measure import store_sessions
 from session import REDIS_URL, drain_rate, enqueue_rate, pickup_latencies
 from systems import SYSTEMS, Scratch, System, Worker
 from systems.base import PROJECT, manage
@@ -288,17 +289,14 @@ def main(argv: list[str]) -> int:
     if args.session:
         session(args.session, args.finished, args.ready, args.prune, args.out)
         return 0
-    results = []
-    for store in args.stores.split(","):
-        with tempfile.NamedTemporaryFile(suffix=".json") as out:
-            command = [sys.executable, __file__, "--session", store, "--out", out.name]
-            command += ["--finished", str(args.finished), "--ready", str(args.ready)]
-            command += ["--prune"] if args.prune else []
-            print(f"{store} ...", file=sys.stderr, flush=True)
-            if subprocess.run(command).returncode != 0:
-                print(f"{store}: the session failed (its error is above)", file=sys.stderr)
-                continue
-            results.append(json.loads(Path(out.name).read_text()))
+    options = [
+        "--finished",
+        str(args.finished),
+        "--ready",
+        str(args.ready),
+        *(["--prune"] if args.prune else []),
+    ]
+    results = list(store_sessions(__file__, args.stores.split(","), options).values())
     print(render(results, args.finished, args.ready))
     return 0
 

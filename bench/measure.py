@@ -1,10 +1,15 @@
 """Helpers of the measurements and of bench/web_response.py: percentiles, medians, waits, HTTP, ports."""
 
+import json
 import socket
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 
@@ -56,3 +61,21 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def store_sessions(script: str, stores: Sequence[str], options: Sequence[str]) -> dict[str, Any]:
+    """Run ``script --session STORE --out PATH *options`` per store (Django is set up once per process).
+
+    Return what each session wrote to PATH (JSON), by store; a failed
+    session is left out, its error on stderr.
+    """
+    results = {}
+    for store in stores:
+        with tempfile.NamedTemporaryFile(suffix=".json") as out:
+            print(f"{store} ...", file=sys.stderr, flush=True)
+            command = [sys.executable, script, "--session", store, "--out", out.name, *options]
+            if subprocess.run(command).returncode != 0:
+                print(f"{store}: the session failed (its error is above)", file=sys.stderr)
+                continue
+            results[store] = json.loads(Path(out.name).read_text())
+    return results
