@@ -13,7 +13,6 @@ for both, so their ratio holds. Then one ``enqueue_many`` call of each size.
 The table shows the median of the rounds.
 """
 
-import argparse
 import json
 import os
 import statistics
@@ -26,18 +25,11 @@ from pathlib import Path
 
 import psycopg
 import redis
-from measure import store_sessions
+from measure import STORES, store_parser, store_sessions
 from reference import INSERT_JOB, JOB_TABLE, job_row
 from session import REDIS_URL
 from systems import SYSTEMS, Scratch
 from systems.base import PG_SERVER, create_database, drop_database
-
-STORES = {
-    "sqlite": "backroom-sqlite",
-    "pg": "backroom-pg",
-    "maria": "backroom-maria",
-    "redis": "backroom-redis",
-}
 
 
 def rates(store: str, rounds: int, one: int, many: list[int]) -> dict[str, list[float]]:
@@ -114,15 +106,10 @@ def render(results: dict[str, dict[str, list[float]]]) -> str:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--stores", default=",".join(STORES), help=f"Comma-separated, of: {', '.join(STORES)}."
-    )
+    parser = store_parser(__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--one", type=int, default=2000, help="Jobs enqueued one by one per round.")
     parser.add_argument("--many", default="10000,100000", help="Sizes of the enqueue_many calls.")
-    parser.add_argument("--session", help=argparse.SUPPRESS)  # one store, in this process
-    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     many = [int(size) for size in args.many.split(",") if size]
     if args.session:

@@ -16,7 +16,6 @@ first; the table adds that column, its ratio to the grown one, how long the
 pruning took and whether it outlasted the workers' figures.
 """
 
-import argparse
 import json
 import os
 import statistics
@@ -29,17 +28,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from measure import store_sessions
+from measure import STORES, store_parser, store_sessions
 from session import REDIS_URL, drain_rate, enqueue_rate, pickup_latencies
 from systems import SYSTEMS, Scratch, System, Worker
 from systems.base import PROJECT, manage
 
-STORES = {
-    "sqlite": "backroom-sqlite",
-    "pg": "backroom-pg",
-    "maria": "backroom-maria",
-    "redis": "backroom-redis",
-}
 BACKLOG_QUEUE = "reports"
 CHUNK = 10_000
 ENQUEUE, DRAIN, PICKUP, READS = 500, 2_000, 100, 5
@@ -274,17 +267,12 @@ def render(results: list[dict[str, Any]], finished: int, ready: int) -> str:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--stores", default=",".join(STORES), help=f"Comma-separated, of: {', '.join(STORES)}."
-    )
+    parser = store_parser(__doc__.splitlines()[0])
     parser.add_argument("--finished", type=int, default=1_000_000)
     parser.add_argument("--ready", type=int, default=100_000)
     parser.add_argument(
         "--prune", action="store_true", help="Measure a third time, while pruning deletes the finished jobs."
     )
-    parser.add_argument("--session", help=argparse.SUPPRESS)  # one store, in this process
-    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.session:
         session(args.session, args.finished, args.ready, args.prune, args.out)

@@ -1,5 +1,6 @@
 """Helpers of the measurements and of bench/web_response.py: percentiles, medians, waits, HTTP, ports."""
 
+import argparse
 import json
 import socket
 import statistics
@@ -61,6 +62,26 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+#: The stores of backroom a per-store script measures, by short name: the system measured on each.
+STORES = {
+    "sqlite": "backroom-sqlite",
+    "pg": "backroom-pg",
+    "maria": "backroom-maria",
+    "redis": "backroom-redis",
+}
+
+
+def store_parser(description: str) -> argparse.ArgumentParser:
+    """The options every per-store script takes: --stores, and the hidden ones of its sessions."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument(
+        "--stores", default=",".join(STORES), help=f"Comma-separated, of: {', '.join(STORES)}."
+    )
+    parser.add_argument("--session", help=argparse.SUPPRESS)  # one store, in this process
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    return parser
 
 
 def store_sessions(script: str, stores: Sequence[str], options: Sequence[str]) -> dict[str, Any]:
