@@ -22,6 +22,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -205,20 +206,28 @@ def figures_while_pruning(system: System, logs: Path) -> tuple[dict[str, float],
     """The figures measured while pruning, the seconds pruning took, and whether it outlasted the workers'."""
     started = time.perf_counter()
     with (logs / "prune.log").open("ab") as log:
-        pruning = subprocess.Popen(
-            PRUNE, cwd=PROJECT, env={**os.environ, **system.env()}, stdout=log, stderr=log
-        )
+        env = {**os.environ, **system.env()}
+        pruning = subprocess.Popen(PRUNE, cwd=PROJECT, env=env, stdout=log, stderr=log)
+    ended: list[float] = []
+
+    def note_the_end() -> None:
+        pruning.wait()
+        ended.append(time.perf_counter())
+
+    waiter = threading.Thread(target=note_the_end)
+    waiter.start()
     try:
         found = worker_figures(system, logs)
-        outlasted = pruning.poll() is None
+        outlasted = not ended
         found.update(store_figures(system))
-        if pruning.wait() != 0:
+        waiter.join()
+        if pruning.returncode != 0:
             raise RuntimeError(f"pruning failed: see {logs / 'prune.log'}")
     finally:
         if pruning.poll() is None:
             pruning.kill()
-            pruning.wait()
-    return found, time.perf_counter() - started, outlasted
+        waiter.join()
+    return found, ended[0] - started, outlasted
 
 
 def session(store: str, finished: int, ready: int, prune: bool, out: Path) -> None:
