@@ -1,6 +1,6 @@
 """backroom on a grown store: many finished jobs, and a backlog in another queue.
 
-    python bench/grown.py [--stores sqlite,pg,maria,redis] [--finished 1000000] [--ready 100000]
+    python bench/grown.py [--stores sqlite,pg,maria,redis] [--finished 1000000] [--ready 100000] [--prune]
 
 Each store is measured in a process of its own (Django is set up once per
 process), on a scratch database as run.py's sessions use. A worker serving
@@ -9,37 +9,39 @@ pickup, and the store reads behind the dashboard's overview and job list and
 the admin's changelist. Then the store grows: ``--finished`` SUCCESSFUL jobs
 and ``--ready`` READY jobs, all in the "reports" queue, which that worker does
 not serve. The same figures are measured again; the table shows both and
-their ratio (docs/performance.md has a run).
+their ratio (docs/performance.md has a run). With ``--prune`` the figures
+are measured a third time while ``manage.py backroom prune`` deletes the
+finished jobs (all of them: they finished an hour before), the workers'
+first; the table adds that column, its ratio to the grown one, how long the
+pruning took and whether it outlasted the workers' figures.
 """
 
-import argparse
 import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from measure import STORES, store_parser, store_sessions
 from session import REDIS_URL, drain_rate, enqueue_rate, pickup_latencies
 from systems import SYSTEMS, Scratch, System, Worker
+from systems.base import PROJECT, manage
 
-STORES = {
-    "sqlite": "backroom-sqlite",
-    "pg": "backroom-pg",
-    "maria": "backroom-maria",
-    "redis": "backroom-redis",
-}
 BACKLOG_QUEUE = "reports"
 CHUNK = 10_000
 ENQUEUE, DRAIN, PICKUP, READS = 500, 2_000, 100, 5
 WORKER = Worker("", 4)
 RECENT = timedelta(minutes=30)
 PICKUP_WORKER = Worker("", 1)
+#: Keep jobs that finished in the last 15 minutes: the backlog (an hour old) goes, the measurements' stay.
+PRUNE = manage("backroom", "prune", "--successful-days", str(15 / 1440))
 
 
 def served_queue_only(system: System) -> System:
@@ -175,9 +177,9 @@ def read_times(store: str) -> dict[str, float]:
     return times
 
 
-def figures(system: System, logs: Path) -> dict[str, float]:
-    found = enqueue_rate(system, ENQUEUE)
-    found["drain, 4 threads (jobs/s)"] = drain_rate(system, WORKER, DRAIN, logs / "drain.log")
+def worker_figures(system: System, logs: Path) -> dict[str, float]:
+    """The drain and the pickup of a worker serving "default"."""
+    found = {"drain, 4 threads (jobs/s)": drain_rate(system, WORKER, DRAIN, logs / "drain.log")}
     found.update(
         {
             f"pickup {k} (ms)": v
@@ -185,13 +187,50 @@ def figures(system: System, logs: Path) -> dict[str, float]:
             if k in ("p50", "p95")
         }
     )
-    found["enqueue one by one (jobs/s)"] = found.pop("enqueue_one")
+    return found
+
+
+def store_figures(system: System) -> dict[str, float]:
+    """The enqueue's rate and the reads' times."""
+    found = {"enqueue one by one (jobs/s)": enqueue_rate(system, ENQUEUE)["enqueue_one"]}
     system.reset()
     found.update(read_times(system.store if system.store == "redis" else "sql"))
     return found
 
 
-def session(store: str, finished: int, ready: int, out: Path) -> None:
+def figures(system: System, logs: Path) -> dict[str, float]:
+    return {**worker_figures(system, logs), **store_figures(system)}
+
+
+def figures_while_pruning(system: System, logs: Path) -> tuple[dict[str, float], float, bool]:
+    """The figures measured while pruning, the seconds pruning took, and whether it outlasted the workers'."""
+    started = time.perf_counter()
+    with (logs / "prune.log").open("ab") as log:
+        env = {**os.environ, **system.env()}
+        pruning = subprocess.Popen(PRUNE, cwd=PROJECT, env=env, stdout=log, stderr=log)
+    ended: list[float] = []
+
+    def note_the_end() -> None:
+        pruning.wait()
+        ended.append(time.perf_counter())
+
+    waiter = threading.Thread(target=note_the_end)
+    waiter.start()
+    try:
+        found = worker_figures(system, logs)
+        outlasted = not ended
+        found.update(store_figures(system))
+        waiter.join()
+        if pruning.returncode != 0:
+            raise RuntimeError(f"pruning failed: see {logs / 'prune.log'}")
+    finally:
+        if pruning.poll() is None:
+            pruning.kill()
+        waiter.join()
+    return found, ended[0] - started, outlasted
+
+
+def session(store: str, finished: int, ready: int, prune: bool, out: Path) -> None:
     name = STORES[store]
     with tempfile.TemporaryDirectory(prefix="backroom-grown-") as directory:
         logs = Path(directory)
@@ -203,47 +242,58 @@ def session(store: str, finished: int, ready: int, out: Path) -> None:
             empty = figures(system, logs)
             growing = grow(system, finished, ready)
             grown = figures(system, logs)
+            result = {"store": store, "empty": empty, "grown": grown, "grow_seconds": growing}
+            if prune:
+                result["pruning"], result["prune_seconds"], result["prune_outlasted"] = figures_while_pruning(
+                    system, logs
+                )
         finally:
             if system.store == "redis":  # every queue's keys: reset() now keeps to "default"
                 system.redis.delete_all_keys()  # type: ignore[attr-defined]
             system.teardown()
-    out.write_text(json.dumps({"store": store, "empty": empty, "grown": grown, "grow_seconds": growing}))
+    out.write_text(json.dumps(result))
 
 
 def render(results: list[dict[str, Any]], finished: int, ready: int) -> str:
     lines = [f"backroom on a grown store: {finished:,} finished and {ready:,} ready jobs in another queue"]
     for result in results:
         lines.append(f"\n{result['store']} (grown in {result['grow_seconds']:.0f} s)")
-        lines.append(f"{'':32}{'empty':>10}{'grown':>10}{'ratio':>8}")
+        pruning = result.get("pruning")
+        header = f"{'':32}{'empty':>10}{'grown':>10}{'ratio':>8}"
+        lines.append(header + (f"{'pruning':>10}{'/ grown':>8}" if pruning else ""))
         for name, before in result["empty"].items():
             after = result["grown"][name]
-            lines.append(f"{name:32}{before:>10,.1f}{after:>10,.1f}{after / before:>8.2f}")
+            line = f"{name:32}{before:>10,.1f}{after:>10,.1f}{after / before:>8.2f}"
+            if pruning:
+                line += f"{pruning[name]:>10,.1f}{pruning[name] / after:>8.2f}"
+            lines.append(line)
+        if pruning:
+            outlasted = "after" if result["prune_outlasted"] else "BEFORE"
+            lines.append(
+                f"pruning took {result['prune_seconds']:.0f} s, ending {outlasted} the drain and pickup"
+            )
     return "\n".join(lines)
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--stores", default=",".join(STORES), help=f"Comma-separated, of: {', '.join(STORES)}."
-    )
+    parser = store_parser(__doc__.splitlines()[0])
     parser.add_argument("--finished", type=int, default=1_000_000)
     parser.add_argument("--ready", type=int, default=100_000)
-    parser.add_argument("--session", help=argparse.SUPPRESS)  # one store, in this process
-    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--prune", action="store_true", help="Measure a third time, while pruning deletes the finished jobs."
+    )
     args = parser.parse_args(argv)
     if args.session:
-        session(args.session, args.finished, args.ready, args.out)
+        session(args.session, args.finished, args.ready, args.prune, args.out)
         return 0
-    results = []
-    for store in args.stores.split(","):
-        with tempfile.NamedTemporaryFile(suffix=".json") as out:
-            command = [sys.executable, __file__, "--session", store, "--out", out.name]
-            command += ["--finished", str(args.finished), "--ready", str(args.ready)]
-            print(f"{store} ...", file=sys.stderr, flush=True)
-            if subprocess.run(command).returncode != 0:
-                print(f"{store}: the session failed (its error is above)", file=sys.stderr)
-                continue
-            results.append(json.loads(Path(out.name).read_text()))
+    options = [
+        "--finished",
+        str(args.finished),
+        "--ready",
+        str(args.ready),
+        *(["--prune"] if args.prune else []),
+    ]
+    results = list(store_sessions(__file__, args.stores.split(","), options).values())
     print(render(results, args.finished, args.ready))
     return 0
 

@@ -1,10 +1,16 @@
 """Helpers of the measurements and of bench/web_response.py: percentiles, medians, waits, HTTP, ports."""
 
+import argparse
+import json
 import socket
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 
@@ -56,3 +62,41 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+#: The stores of backroom a per-store script measures, by short name: the system measured on each.
+STORES = {
+    "sqlite": "backroom-sqlite",
+    "pg": "backroom-pg",
+    "maria": "backroom-maria",
+    "redis": "backroom-redis",
+}
+
+
+def store_parser(description: str) -> argparse.ArgumentParser:
+    """The options every per-store script takes: --stores, and the hidden ones of its sessions."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument(
+        "--stores", default=",".join(STORES), help=f"Comma-separated, of: {', '.join(STORES)}."
+    )
+    parser.add_argument("--session", help=argparse.SUPPRESS)  # one store, in this process
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    return parser
+
+
+def store_sessions(script: str, stores: Sequence[str], options: Sequence[str]) -> dict[str, Any]:
+    """Run ``script --session STORE --out PATH *options`` per store (Django is set up once per process).
+
+    Return what each session wrote to PATH (JSON), by store; a failed
+    session is left out, its error on stderr.
+    """
+    results = {}
+    for store in stores:
+        with tempfile.NamedTemporaryFile(suffix=".json") as out:
+            print(f"{store} ...", file=sys.stderr, flush=True)
+            command = [sys.executable, script, "--session", store, "--out", out.name, *options]
+            if subprocess.run(command).returncode != 0:
+                print(f"{store}: the session failed (its error is above)", file=sys.stderr)
+                continue
+            results[store] = json.loads(Path(out.name).read_text())
+    return results

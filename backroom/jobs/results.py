@@ -1,8 +1,9 @@
 """Build Django TaskResults from stored jobs: the one place that sets their frozen fields."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import fields
 from datetime import datetime
+from types import MemberDescriptorType
 from typing import Any
 
 from ..compat import Task, TaskError, TaskResult, TaskResultStatus
@@ -65,12 +66,16 @@ def ready_results(
         "backend": backend,
     }
     fast = _FIELDS == _KNOWN_FIELDS  # else a TaskResult this function does not know: the constructor's way
-    scalars, new, set_field = _SCALARS, object.__new__, object.__setattr__
+    scalars, new = _SCALARS, object.__new__
+    set_shared = [(_SET[name], value) for name, value in shared.items()]
+    set_id, set_args, set_kwargs, set_errors, set_worker_ids, set_return_value = (
+        _SET[name] for name in ("id", "args", "kwargs", "errors", "worker_ids", "_return_value")
+    )
     results: list[TaskResult] = []
     for job_id, (args, kwargs) in zip(ids, calls, strict=True):
         if not (
             fast
-            and all(type(value) in scalars for value in args)
+            and (not args or all(type(value) in scalars for value in args))
             and (not kwargs or all(type(value) in scalars for value in kwargs.values()))
         ):
             results.append(
@@ -78,14 +83,14 @@ def ready_results(
             )
             continue
         result = new(TaskResult)
-        for name, value in shared.items():
-            set_field(result, name, value)
-        set_field(result, "id", job_id)
-        set_field(result, "args", list(args))
-        set_field(result, "kwargs", dict(kwargs))
-        set_field(result, "errors", [])
-        set_field(result, "worker_ids", [])
-        set_field(result, "_return_value", None)
+        for set_field, value in set_shared:
+            set_field(result, value)
+        set_id(result, job_id)
+        set_args(result, list(args))
+        set_kwargs(result, dict(kwargs))
+        set_errors(result, [])
+        set_worker_ids(result, [])
+        set_return_value(result, None)
         results.append(result)
     return results
 
@@ -96,3 +101,18 @@ _KNOWN_FIELDS = frozenset({
     "task", "id", "status", "enqueued_at", "started_at", "finished_at", "last_attempted_at",
     "args", "kwargs", "backend", "errors", "worker_ids", "_return_value",
 })  # fmt: skip
+
+
+def _setter(name: str) -> Callable[[TaskResult, Any], None]:
+    """Set field ``name`` of a frozen TaskResult: by its slot where it has one (faster), else by its dict."""
+    slot = vars(TaskResult).get(name)
+    if isinstance(slot, MemberDescriptorType):
+        return slot.__set__
+
+    def set_field(result: TaskResult, value: Any) -> None:
+        object.__setattr__(result, name, value)
+
+    return set_field
+
+
+_SET = {name: _setter(name) for name in _KNOWN_FIELDS}

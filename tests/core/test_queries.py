@@ -9,6 +9,7 @@ from django.db import connections
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+import backroom
 from backroom.brokers.contract import Transition, WorkerInfo
 from backroom.jobs.records import JobStatus
 from tests import tasks
@@ -22,6 +23,21 @@ def test_enqueue_is_one_statement(sql_store):
         task.enqueue(1, 2)
     assert len(queries) == 1, [q["sql"] for q in queries]
     assert "INTO backroom_job" in queries[0]["sql"]
+
+
+def test_enqueue_goes_through_djangos_execute_wrappers(sql_store):
+    """What hooks Django's cursor (connection.execute_wrapper) sees each enqueue, one by one and many."""
+    seen = []
+
+    def record(execute, sql, params, many, context):
+        seen.append(sql)
+        return execute(sql, params, many, context)
+
+    task = tasks.add.using(backend=sql_store)
+    with connections[sql_store].execute_wrapper(record):
+        task.enqueue(1, 2)
+        backroom.enqueue_many(task, [((3, 4), {}), ((5, 6), {})])
+    assert len([sql for sql in seen if "INTO backroom_job" in sql]) == 2, seen
 
 
 def test_claim_is_one_statement_for_a_batch(sql_store):

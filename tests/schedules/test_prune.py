@@ -112,6 +112,26 @@ def test_prune_skips_rows_another_transaction_holds(pg):
     assert remaining(pg) == {locked}
 
 
+def test_prune_commits_without_waiting_for_the_disk_only_in_its_own_transactions(pg):
+    """PostgreSQL: each batch's commit skips the WAL flush; a caller's transaction around it keeps its own."""
+    make_jobs(pg, JobStatus.SUCCESSFUL, 10, count=3)
+    broker = task_backends[pg].store.broker
+    with CaptureQueriesContext(connections[pg]) as queries:
+        prune(broker, Retention(batch_size=2), timezone.now())
+    statements = [q["sql"] for q in queries.captured_queries]
+    deletes = [i for i, sql in enumerate(statements) if sql.startswith("DELETE FROM backroom_job")]
+    assert all(statements[i - 1] == "SET LOCAL synchronous_commit = off" for i in deletes)
+
+    make_jobs(pg, JobStatus.SUCCESSFUL, 10, count=3)
+    with connections[pg].cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        before = cursor.fetchone()[0]
+        with transaction.atomic(using=pg):
+            assert prune(broker, Retention(batch_size=2), timezone.now()).jobs == 3
+            cursor.execute("SHOW synchronous_commit")
+            assert cursor.fetchone()[0] == before
+
+
 def test_prune_verb(sql_store):
     make_jobs(sql_store, JobStatus.SUCCESSFUL, 3, count=2)
     make_jobs(sql_store, JobStatus.FAILED, 3)

@@ -61,10 +61,13 @@ class DatabaseBroker:
     def enqueue(self, job: NewJob) -> JobRecord | None:
         db = self.db
         params = self._insert_params(job)
-        with db.cursor(f"enqueue {job.task_path}") as cursor:
+        with db.cursor(f"enqueue {job.task_path}", bound=True) as cursor:
+            if job.unique_key is None:
+                cursor.execute(db.sql.insert, params)
+                return None
             # A unique key can be freed between the conflict and the look-up; try again then.
             for _ in range(3):
-                cursor.execute(db.sql.insert, params)
+                cursor.execute(db.sql.insert_unique, params)
                 if cursor.rowcount:
                     return None
                 cursor.execute(db.sql.select_active_unique, (job.unique_key,))
@@ -85,7 +88,7 @@ class DatabaseBroker:
         chunks = batch.chunks(db.dialect.batch_rows(db.connection, 3, len(shared)))
         # One statement is atomic by itself; more need a transaction (the caller's, when there is one).
         atomic = transaction.atomic(using=db.alias, savepoint=False) if len(chunks) > 1 else nullcontext()
-        with atomic, db.cursor(f"enqueue {batch.task_path}") as cursor:
+        with atomic, db.cursor(f"enqueue {batch.task_path}", bound=True) as cursor:
             for start, end in chunks:
                 params = db.dialect.insert_many_params(
                     shared, ids[start:end], list(batch.args[start:end]), list(batch.kwargs[start:end]),
@@ -97,7 +100,8 @@ class DatabaseBroker:
         db = self.db
         with db.atomic(f"enqueue a workflow of {len(jobs)} jobs") as cursor:
             for job in jobs:
-                cursor.execute(db.sql.insert, self._insert_params(job))
+                sql = db.sql.insert if job.unique_key is None else db.sql.insert_unique
+                cursor.execute(sql, self._insert_params(job))
 
     def enqueue_slot(self, job: NewJob, schedule_name: str, slot_at: datetime) -> str | None:
         db = self.db
@@ -378,9 +382,13 @@ class DatabaseBroker:
 
     def _delete_in_batches(self, sql: str, params: tuple[Any, ...], batch_size: int) -> int:
         """Run a bounded DELETE, one transaction each, until a batch comes back short."""
+        # Only in a transaction of its own: inside a caller's, the setting would hold for its commit too.
+        no_flush = None if self.db.connection.in_atomic_block else self.db.dialect.commit_without_flush
         deleted = 0
         while True:
             with self.db.atomic("prune finished jobs") as cursor:
+                if no_flush:
+                    cursor.execute(no_flush)
                 cursor.execute(sql, (*params, batch_size))
                 count = cursor.rowcount
             deleted += count

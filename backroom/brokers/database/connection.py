@@ -95,9 +95,16 @@ class Database:
             raise self._translated(exc, doing) from exc
 
     @contextmanager
-    def cursor(self, doing: str) -> Iterator[CursorWrapper]:
-        with self.errors(doing), self.connection.cursor() as cursor:
-            yield cursor
+    def cursor(self, doing: str, *, bound: bool = False) -> Iterator[CursorWrapper]:
+        """A cursor of the calling thread's connection; ``bound`` for a statement run very often.
+
+        A bound cursor sends the parameters apart from the statement where
+        the database can (PostgreSQL), instead of quoting each into its text.
+        """
+        connection = self.connection
+        with self.errors(doing):
+            with self.dialect.bound_cursor(connection) if bound else connection.cursor() as cursor:
+                yield cursor
 
     @contextmanager
     def atomic(self, doing: str) -> Iterator[CursorWrapper]:

@@ -47,6 +47,9 @@ class Dialect:
     lock_rows: ClassVar[str] = " FOR UPDATE"
     #: Appended to the row-picking SELECT of a bounded DELETE.
     delete_lock: ClassVar[str] = " FOR UPDATE SKIP LOCKED"
+    #: Run first in a transaction whose commit need not wait for the disk (None where a session cannot
+    #: choose): pruning's deletes, which a crash may undo harmlessly (the next pruning deletes them again).
+    commit_without_flush: ClassVar[str | None] = None
     true: ClassVar[str] = "true"
     false: ClassVar[str] = "false"
 
@@ -204,6 +207,10 @@ class Dialect:
 
     def drop_due_guard_ddl(self) -> list[str]:
         return []
+
+    def bound_cursor(self, connection: BaseDatabaseWrapper) -> Any:
+        """Django's cursor, sending parameters apart from the statement where the driver can."""
+        return connection.cursor()
 
     def lacks_schema(self, error: Exception) -> bool:
         """Whether a database error says backroom's tables or columns are missing (migrate not run)."""

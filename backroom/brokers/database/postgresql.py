@@ -18,6 +18,7 @@ class PostgreSQL(Dialect):
     vendor = "postgresql"
     default_poll_interval_seconds = 5.0  # LISTEN/NOTIFY wakes workers; polling finds delayed jobs
     json_param = "%s::jsonb"
+    commit_without_flush = "SET LOCAL synchronous_commit = off"
 
     json_of = "{value}::jsonb"
     json_appended = "{column} || jsonb_build_array({value})"
@@ -74,6 +75,34 @@ class PostgreSQL(Dialect):
         if len(queues) <= 1:
             return super().claim_pick_params(now, queues, limit, excluded)
         return [*queues, now, limit, limit]
+
+    def bound_cursor(self, connection: BaseDatabaseWrapper) -> Any:
+        """Django's cursor wrapper (its execute wrappers, query log, errors) around a psycopg cursor
+        that binds on the server, whatever the connection's cursor_factory.
+
+        Django's default cursor renders every parameter into the statement's
+        text in Python. Whether statements are prepared stays the
+        connection's setting (OPTIONS["prepare_threshold"], off by default,
+        as connection poolers want).
+        """
+        # Imported here: this module loads whichever database a site uses, with or without a driver.
+        from django.db.backends.postgresql.psycopg_any import is_psycopg3
+
+        if not is_psycopg3:
+            return connection.cursor()
+        import psycopg
+
+        connection.close_if_health_check_failed()
+        with connection.wrap_database_errors:
+            connection.ensure_connection()
+        connection.validate_thread_sharing()
+        # django-stubs say these take Django's wrapper; they take the driver's cursor, as Django passes them.
+        cursor: Any = psycopg.Cursor(connection.connection)
+        return (
+            connection.make_debug_cursor(cursor)
+            if connection.queries_logged
+            else connection.make_cursor(cursor)
+        )
 
     def lacks_schema(self, error: Exception) -> bool:
         return getattr(error.__cause__, "sqlstate", None) in ("42P01", "42703")  # undefined table, column

@@ -86,7 +86,12 @@ class Statements:
             f"%s, %s, %s, %s, 'READY', {d.json_param}, {d.json_param}, %s, %s, %s, 0, %s, %s, "
             f"{d.json_param}, %s, '[]', '[]', {d.false}, 0, %s, {d.json_param}, %s, %s, %s, %s"
         )
+        # A job without a unique key cannot conflict (its id is new): the plain INSERT skips the
+        # speculative insertion and the check of every unique index that a conflict clause costs.
         self.insert = d.with_notify(
+            f"INSERT INTO backroom_job ({', '.join(INSERT_COLUMNS)}) VALUES ({values})"
+        )
+        self.insert_unique = d.with_notify(
             f"{insert} backroom_job ({', '.join(INSERT_COLUMNS)}) VALUES ({values}){ignore}"
         )
         self.select_one = f"SELECT {columns} FROM backroom_job WHERE id = %s"
