@@ -8,15 +8,16 @@ from django.utils import timezone
 from backroom.backends.stores import store_for
 from backroom.worker.runner import Worker, WorkerOptions
 
-from .support import ROOT, WorkerProcess, delete_redis_keys
+from .support import ROOT, WorkerProcess, delete_rabbitmq_queues, delete_redis_keys
 
-STORES = ["default", "pg", "maria", "redis", "cluster"]
+STORES = ["default", "pg", "maria", "redis", "cluster", "rabbitmq"]
 STORE_NAMES = {
     "default": "sqlite",
     "pg": "postgresql",
     "maria": "mariadb",
     "redis": "redis",
     "cluster": "redis-cluster",
+    "rabbitmq": "rabbitmq",
 }
 #: The stores whose keys live in Redis: deleted after each test that used them.
 REDIS_STORES = {"redis", "cluster"}
@@ -37,6 +38,7 @@ _UNAVAILABLE = {
     "maria": "MARIADB_UNAVAILABLE",
     "redis": "REDIS_UNAVAILABLE",
     "cluster": "REDIS_CLUSTER_UNAVAILABLE",
+    "rabbitmq": "RABBITMQ_UNAVAILABLE",
 }
 
 
@@ -59,6 +61,8 @@ def store(request):
     yield request.param
     if request.param in REDIS_STORES:
         delete_redis_keys(request.param)
+    if request.param == "rabbitmq":
+        delete_rabbitmq_queues()
 
 
 @pytest.fixture(params=["default", "pg", "maria"], ids=["sqlite", "postgresql", "mariadb"])

@@ -51,6 +51,12 @@ def delete_redis_keys(alias: str = "redis") -> None:
     redis_of(alias).delete_all_keys()
 
 
+def delete_rabbitmq_queues(alias: str = "rabbitmq") -> None:
+    """Delete the quorum queues this process declared (all under the run's own prefix)."""
+    rabbitmq = store_of(alias).broker.rabbitmq
+    rabbitmq.delete_queues(sorted(rabbitmq.declared))
+
+
 def _is_redis(alias: str) -> bool:
     from backroom.brokers.redis import RedisBroker
 

@@ -1,0 +1,283 @@
+"""The RabbitMQ broker: jobs' state in a SQL database, their dispatch through RabbitMQ.
+
+Everything a job is (status, results, attempts, schedules, limits, pauses)
+stays in the database broker's tables. RabbitMQ carries which job to run:
+after the enqueueing transaction commits, each due job's id is published,
+confirmed, to its queue's durable quorum queue, and ``dispatched_for``
+records it. A worker fetches as many messages as it has room for and holds
+exactly those jobs through the database claim (the claim guard: a job
+already held, finished, cancelled, paused or not yet due is skipped and its
+message acked); a message is acked once its job's outcome is stored. The
+relay, run by every worker's claim, publishes what no confirmed message
+carries: jobs whose publisher died after the commit, retries and delayed
+jobs once due, jobs handed back without a message. Jobs under limits are
+claimed by the database's limited pass, never through RabbitMQ.
+
+Priorities: quorum queues have none, so each priority a queue's jobs use is
+a lane of its own (``connection.Lane``), and a claim fetches from the
+highest lanes first, in turn among lanes of equal priority.
+"""
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from functools import partial
+
+from django.db import transaction
+from django.utils import timezone
+
+from ...exceptions import StoreError
+from ...jobs.records import JobBatch, JobRecord, JobStatus, NewJob, claim_order
+from ...limits import QueueLimit
+from ..contract import ClaimRef, Transition
+from ..database import DatabaseBroker
+from ..database import codec
+from ..database.limited import Served
+from .connection import Delivery, Lane, RabbitMQ
+
+logger = logging.getLogger(__name__)
+
+#: How often a worker's claim runs the relay while messages keep it busy (an idle claim always does).
+RELAY_SECONDS = 1.0
+#: A job enqueued less than this ago is left to its publisher: the relay publishes it only if that
+#: publisher never confirmed (it died between the commit and the publish).
+PUBLISH_GRACE_SECONDS = 2.0
+#: The most jobs one relay pass publishes.
+RELAY_BATCH = 500
+
+
+class RabbitMQBroker(DatabaseBroker):
+    """Jobs in the database named ``alias``; their dispatch through ``rabbitmq``."""
+
+    def __init__(
+        self, alias: str, rabbitmq: RabbitMQ, *, queue_limits: Sequence[tuple[str, QueueLimit]] = ()
+    ) -> None:
+        super().__init__(alias, queue_limits=queue_limits)
+        self.rabbitmq = rabbitmq
+        self.default_poll_interval_seconds = RELAY_SECONDS  # the relay runs with each idle poll
+        self._limited_queues = frozenset(queue for queue, _ in queue_limits)
+        #: The lanes with READY jobs, as last seen (or published to, or woken for): where claims fetch.
+        self._lanes: set[Lane] = set()
+        self._local = threading.local()  # per thread: its deliveries by job id, when its relay is due
+
+    # Storing jobs: the row in the caller's transaction, the message after it commits.
+
+    def enqueue(self, job: NewJob) -> JobRecord | None:
+        existing = super().enqueue(job)
+        if existing is None:
+            self._publish_on_commit((job.queue_name, job.priority), [job.id], job.available_at, job.limits)
+        return existing
+
+    def enqueue_many(self, batch: JobBatch) -> None:
+        super().enqueue_many(batch)
+        self._publish_on_commit((batch.queue_name, batch.priority), batch.ids, batch.available_at, batch.limits)
+
+    def enqueue_workflow(self, jobs: Sequence[NewJob]) -> None:
+        super().enqueue_workflow(jobs)
+        for job in jobs:
+            if job.links is None or not job.links.waiting_for:  # the others wait for their parents
+                self._publish_on_commit((job.queue_name, job.priority), [job.id], job.available_at, job.limits)
+
+    def _publish_on_commit(self, lane: Lane, ids: Sequence[str], available_at: datetime, limits: object) -> None:
+        """Publish due, unlimited jobs once the transaction commits; nothing if it rolls back.
+
+        Delayed jobs are the relay's when due; limited ones the limited claim's.
+        """
+        if not ids or limits is not None or lane[0] in self._limited_queues or available_at > timezone.now():
+            return
+        transaction.on_commit(partial(self._publish, lane, list(ids), available_at), using=self.db.alias)
+
+    def _publish(self, lane: Lane, ids: list[str], available_at: datetime) -> None:
+        """Publish, then record the confirmed messages; a failure is left to the relay, never raised.
+
+        The jobs are committed: raising would tell the caller an enqueue failed that did not.
+        """
+        try:
+            self.rabbitmq.publish([(lane, job_id) for job_id in ids])
+            self._lanes.add(lane)
+            self._mark_dispatched([(job_id, available_at) for job_id in ids])
+        except StoreError as exc:
+            logger.warning("%d jobs committed but not published yet; the relay will: %s", len(ids), exc)
+
+    def _mark_dispatched(self, jobs: Sequence[tuple[str, datetime]]) -> None:
+        db = self.db
+        rows = [(db.id(job_id), db.time(available_at)) for job_id, available_at in jobs]
+        with db.cursor("record published jobs") as cursor:
+            cursor.execute(db.sql.mark_dispatched(len(rows)), db.dialect.table_params(rows))
+
+    # The relay.
+
+    def relay(self, now: datetime) -> int:
+        """Publish due jobs without a confirmed message (see the module's docstring); return how many.
+
+        The rows stay locked (where the database can) until their messages are
+        confirmed and recorded: two workers' relays do not publish them twice.
+        """
+        db = self.db
+        excluded = sorted(self._limited_queues)
+        before = now - timedelta(seconds=PUBLISH_GRACE_SECONDS)
+        with db.atomic("relay unpublished jobs") as cursor:
+            cursor.execute(db.sql.ready_lanes)
+            self._lanes.update((queue_name, priority) for queue_name, priority in cursor.fetchall())
+            params = [db.time(now), db.time(before), *excluded, RELAY_BATCH]
+            cursor.execute(db.sql.undispatched(len(excluded)), params)
+            rows = [
+                (codec.job_id(job_id), (queue_name, priority), codec.to_datetime(at))
+                for job_id, queue_name, priority, at in cursor.fetchall()
+            ]
+            if rows:
+                self.rabbitmq.publish([(lane, job_id) for job_id, lane, _ in rows])
+                self._mark_dispatched([(job_id, at) for job_id, _, at in rows if at is not None])
+        if rows:
+            logger.info("relay published %d jobs that had no message", len(rows))
+        return len(rows)
+
+    # Running jobs: fetch messages, hold exactly their jobs, ack once the outcome is stored.
+
+    @property
+    def _deliveries(self) -> dict[str, Delivery]:
+        """This thread's unacked messages, by the job each carries."""
+        if not hasattr(self._local, "deliveries"):
+            self._local.deliveries = {}
+        return self._local.deliveries
+
+    def _claim_plain(
+        self, worker_id: str, where: Served, limit: int, now: datetime, lease_expires_at: datetime
+    ) -> list[JobRecord]:
+        relayed = False
+        if time.monotonic() >= getattr(self._local, "relay_at", 0.0):
+            self._relay_now(now)
+            relayed = True
+        claimed: list[JobRecord] = []
+        while len(claimed) < limit:
+            deliveries = self._fetch(self._served_lanes(where), limit - len(claimed))
+            if deliveries:
+                claimed += self._hold_delivered(worker_id, deliveries, now, lease_expires_at)
+            elif relayed or not self._relay_now(now):
+                break  # nothing to fetch, and nothing left for the relay to publish
+            else:
+                relayed = True
+        return sorted(claimed, key=claim_order)
+
+    def _relay_now(self, now: datetime) -> int:
+        self._local.relay_at = time.monotonic() + RELAY_SECONDS
+        return self.relay(now)
+
+    def _served_lanes(self, where: Served) -> list[list[Lane]]:
+        """The known lanes of the served queues, grouped by priority, highest first."""
+        lanes = [
+            lane
+            for lane in frozenset(self._lanes)  # a snapshot: the listener thread adds lanes
+            if (lane[0] in where.plain if where.plain else lane[0] not in where.excluded)
+        ]
+        by_priority: dict[int, list[Lane]] = {}
+        for lane in sorted(lanes):
+            by_priority.setdefault(lane[1], []).append(lane)
+        return [by_priority[priority] for priority in sorted(by_priority, reverse=True)]
+
+    def _fetch(self, lanes_by_priority: list[list[Lane]], limit: int) -> list[Delivery]:
+        """Up to ``limit`` messages, highest lanes first, in turn among equal ones (each until it runs dry)."""
+        fetched: list[Delivery] = []
+        for lanes in lanes_by_priority:
+            open_lanes = list(lanes)
+            while open_lanes and len(fetched) < limit:
+                for lane in list(open_lanes):
+                    delivery = self.rabbitmq.fetch(lane)
+                    if delivery is None:
+                        open_lanes.remove(lane)
+                        continue
+                    fetched.append(delivery)
+                    if len(fetched) == limit:
+                        return fetched
+        return fetched
+
+    def _hold_delivered(
+        self, worker_id: str, deliveries: list[Delivery], now: datetime, lease_expires_at: datetime
+    ) -> list[JobRecord]:
+        """Hold the delivered jobs the claim guard allows; forget and ack the others' messages."""
+        db = self.db
+        by_job: dict[str, Delivery] = {}
+        extra: list[Delivery] = []  # a second message for one job, or one carrying no job id
+        for delivery in deliveries:
+            try:
+                db.id(delivery.job_id)
+            except ValueError:
+                extra.append(delivery)
+                continue
+            if delivery.job_id in by_job or delivery.job_id in self._deliveries:
+                extra.append(delivery)
+            else:
+                by_job[delivery.job_id] = delivery
+        ids = list(by_job)
+        jobs = self._hold_ids(worker_id, ids, now, lease_expires_at) if ids else []
+        held = {job.id for job in jobs}
+        for job_id in held:
+            self._deliveries[job_id] = by_job[job_id]
+        skipped = [job_id for job_id in ids if job_id not in held]
+        if skipped:
+            # Before the ack: a job left READY without a message is the relay's once it may run.
+            with db.cursor("forget skipped messages") as cursor:
+                cursor.execute(db.sql.forget_dispatch(len(skipped)), codec.db_ids(db.connection, skipped))
+        self.rabbitmq.settle([by_job[job_id] for job_id in skipped] + extra, requeue=None)
+        return jobs
+
+    def _hold_ids(self, worker_id: str, ids: list[str], now: datetime, lease_expires_at: datetime) -> list[JobRecord]:
+        db = self.db
+        db_ids = codec.db_ids(db.connection, ids)
+        sql = db.sql.claim_delivered(len(ids))
+        lease = db.time(lease_expires_at)
+        if db.dialect.update_returning:
+            with db.cursor("claim delivered jobs") as cursor:
+                cursor.execute(sql, [worker_id, lease, *db_ids, db.time(now)])
+                return db.fetch_jobs(cursor)
+        with db.atomic("claim delivered jobs") as cursor:
+            cursor.execute(sql, [*db_ids, db.time(now)])
+            jobs = db.fetch_jobs(cursor)
+            if jobs:
+                picked = [db.id(job.id) for job in jobs]
+                cursor.execute(db.sql.hold(len(picked)), [worker_id, lease, *picked])
+        return [replace(job, worker_id=worker_id) for job in jobs]
+
+    def record(self, worker_id: str | None, transitions: Sequence[Transition]) -> set[str]:
+        refused = super().record(worker_id, transitions)
+        # Stored (or refused: the job was taken back): the message's work is done. A retry's READY
+        # has a new available_at, so the relay publishes it when due.
+        ended = [t.job_id for t in transitions if t.status != JobStatus.RUNNING or t.job_id in refused]
+        self._settle(ended, requeue=None)
+        return refused
+
+    def release(self, worker_id: str | None, claims: Sequence[ClaimRef], *, lost: bool = False) -> None:
+        super().release(worker_id, claims, lost=lost)
+        ids = [claim.job_id for claim in claims]
+        unknown = [job_id for job_id in ids if job_id not in self._deliveries]
+        if unknown:  # another worker's jobs (taken back), or this one's after its connection dropped
+            db = self.db
+            with db.cursor("forget handed-back jobs' messages") as cursor:
+                cursor.execute(db.sql.forget_dispatch(len(unknown)), codec.db_ids(db.connection, unknown))
+        self._settle(ids, requeue=True)  # its message goes back to the queue, for any worker
+
+    def _settle(self, job_ids: Sequence[str], *, requeue: bool | None) -> None:
+        mine = self._deliveries
+        deliveries = [mine.pop(job_id) for job_id in job_ids if job_id in mine]
+        if deliveries:
+            self.rabbitmq.settle(deliveries, requeue=requeue)
+
+    def listen(self, wake: Callable[[str], None], stop: threading.Event) -> None:
+        """Wake on every job published: the exchange copies each message to this worker's own queue."""
+
+        def woken(lane: Lane) -> None:
+            self._lanes.add(lane)
+            wake(lane[0])
+
+        try:
+            self.rabbitmq.listen(woken, stop)
+        finally:
+            self.rabbitmq.reset()  # the listening connection is this thread's alone
+
+    def reset_connection(self) -> None:
+        super().reset_connection()
+        self.rabbitmq.reset()
+        self._deliveries.clear()  # RabbitMQ hands them out again
