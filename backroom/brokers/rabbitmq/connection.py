@@ -20,7 +20,7 @@ from typing import Any
 
 import pika
 from pika.adapters.blocking_connection import BlockingChannel
-from pika.exceptions import AMQPError
+from pika.exceptions import AMQPError, UnroutableError
 
 from ...exceptions import StoreUnavailable
 
@@ -118,8 +118,15 @@ class RabbitMQ:
             channel = self.channel()
             for lane, job_id in messages:
                 self._declared(channel, lane)
-                key = routing_key(lane)
-                channel.basic_publish(self.exchange, key, job_id.encode(), PERSISTENT, mandatory=True)
+                try:
+                    self._publish_one(channel, lane, job_id)
+                except UnroutableError:  # its queue was deleted since this connection declared it
+                    self._local.queues.discard(lane)
+                    self._declared(channel, lane)
+                    self._publish_one(channel, lane, job_id)
+
+    def _publish_one(self, channel: BlockingChannel, lane: Lane, job_id: str) -> None:
+        channel.basic_publish(self.exchange, routing_key(lane), job_id.encode(), PERSISTENT, mandatory=True)
 
     def fetch(self, lane: Lane) -> Delivery | None:
         """Take the next message of a lane, unacked: RabbitMQ hands it out again if this connection dies."""
@@ -129,6 +136,12 @@ class RabbitMQ:
         if method is None:
             return None
         return Delivery(channel, method.delivery_tag, body.decode(errors="replace"))
+
+    def waiting(self, lane: Lane) -> int:
+        """How many messages of a lane wait for a worker (not those fetched and unacked)."""
+        with self.errors(f"count the messages of queue {lane[0]!r}"):
+            channel = self.channel()
+            return channel.queue_declare(self._declared(channel, lane), passive=True).method.message_count
 
     def settle(self, deliveries: Sequence[Delivery], *, requeue: bool | None) -> None:
         """Ack (``requeue`` None) or hand back messages; those of a dead channel are already back."""
