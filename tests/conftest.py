@@ -23,6 +23,14 @@ STORE_NAMES = {
 REDIS_STORES = {"redis", "cluster"}
 
 
+def pytest_sessionfinish(session):
+    """RabbitMQ is shared: remove this run's queues and exchange (a database teardown cannot)."""
+    if "rabbitmq" in getattr(settings, "TASKS", {}) and not os.environ.get("BACKROOM_TEST_SUBPROCESS"):
+        from .support import sweep_rabbitmq
+
+        sweep_rabbitmq()
+
+
 def pytest_collection_modifyitems(items):
     """Tests that use a store get committed transactions (workers run in other
     threads and processes) and may reach every database."""

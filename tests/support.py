@@ -1,11 +1,13 @@
 """Helpers for tests: waiting on conditions with a deadline, and worker processes."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -55,6 +57,34 @@ def delete_rabbitmq_queues(alias: str = "rabbitmq") -> None:
     """Delete the quorum queues this process declared (all under the run's own prefix)."""
     rabbitmq = store_of(alias).broker.rabbitmq
     rabbitmq.delete_queues(sorted(rabbitmq.declared))
+
+
+def sweep_rabbitmq(alias: str = "rabbitmq") -> None:
+    """Delete every queue under this run's prefix (worker subprocesses declare some too), and its exchange."""
+    rabbitmq = store_of(alias).broker.rabbitmq
+    listed = subprocess.run(
+        [shutil.which("rabbitmqctl") or "rabbitmqctl", "list_queues", "-q", "--no-table-headers", "name"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    names = [name for name in listed.stdout.split() if name.startswith(f"{rabbitmq.prefix}.")]
+    with rabbitmq.errors("delete this run's queues"):
+        channel = rabbitmq.channel()
+        for name in names:
+            channel.queue_delete(name)
+        channel.exchange_delete(rabbitmq.exchange)
+    rabbitmq.reset()
+
+
+@contextmanager
+def rabbitmq_stopped() -> Iterator[None]:
+    """RabbitMQ's application stopped (its node stays up) for the block, started again whatever happens."""
+    rabbitmqctl = shutil.which("rabbitmqctl") or "rabbitmqctl"
+    subprocess.run([rabbitmqctl, "stop_app"], check=True, capture_output=True, timeout=120)
+    try:
+        yield
+    finally:
+        subprocess.run([rabbitmqctl, "start_app"], check=True, capture_output=True, timeout=120)
+        subprocess.run([rabbitmqctl, "await_startup"], check=True, capture_output=True, timeout=120)
 
 
 def _is_redis(alias: str) -> bool:

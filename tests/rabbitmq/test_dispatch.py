@@ -6,7 +6,6 @@ RabbitMQ does.
 """
 
 import shutil
-import subprocess
 from datetime import timedelta
 
 import pytest
@@ -16,7 +15,7 @@ from django.utils import timezone
 from backroom.brokers.database import DatabaseBroker
 from backroom.models import Job
 from tests import tasks
-from tests.support import runs, store_of, wait_until
+from tests.support import rabbitmq_stopped, runs, store_of, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -126,31 +125,19 @@ def test_higher_priorities_are_fetched_first_from_their_own_quorum_queues(rabbit
     assert [job.id for job in first + second] == [high.id, low.id]
 
 
-RABBITMQCTL = shutil.which("rabbitmqctl")
-
-
-def rabbitmqctl(*args: str) -> None:
-    subprocess.run([RABBITMQCTL, *args], check=True, capture_output=True, timeout=120)
-
-
-@pytest.mark.skipif(RABBITMQCTL is None, reason="rabbitmqctl is not installed: RabbitMQ cannot be restarted")
+@pytest.mark.skipif(shutil.which("rabbitmqctl") is None, reason="no rabbitmqctl: RabbitMQ cannot be restarted")
 def test_a_rabbitmq_restart_mid_run_loses_no_job(rabbitmq, worker_process):
     record = tasks.record.using(backend=rabbitmq)
-    before = [record.enqueue(f"before-{i}", rabbitmq).id for i in range(20)]
+    labels = [f"before-{i}" for i in range(20)]
+    ids = [record.enqueue(label, rabbitmq).id for label in labels]
     worker = worker_process("--backend", rabbitmq, "--concurrency", "2")
     wait_until(lambda: runs(rabbitmq).count() >= 5, timeout=30, what="the worker running jobs")
-    try:
-        rabbitmqctl("stop_app")
+    with rabbitmq_stopped():
         # Enqueued while RabbitMQ is down: committed, their publish fails, the relay publishes them.
-        during = [record.enqueue(f"during-{i}", rabbitmq).id for i in range(10)]
-    finally:
-        rabbitmqctl("start_app")
-    rabbitmqctl("await_startup")
-    after = [record.enqueue(f"after-{i}", rabbitmq).id for i in range(10)]
+        labels += [f"during-{i}" for i in range(10)]
+        ids += [record.enqueue(label, rabbitmq).id for label in labels[-10:]]
+    labels += [f"after-{i}" for i in range(10)]
+    ids += [record.enqueue(label, rabbitmq).id for label in labels[-10:]]
     wait_until(lambda: runs(rabbitmq).count() >= 40, timeout=90, what=f"every job run:\n{worker.output()}")
-    labels = list(runs(rabbitmq).values_list("label", flat=True))
-    assert sorted(labels) == sorted(
-        [f"before-{i}" for i in range(20)] + [f"during-{i}" for i in range(10)] + [f"after-{i}" for i in range(10)]
-    )  # each exactly once
-    finished = Job.objects.using(rabbitmq).filter(id__in=before + during + after, status="SUCCESSFUL")
-    assert finished.count() == 40
+    assert sorted(runs(rabbitmq).values_list("label", flat=True)) == sorted(labels)  # each exactly once
+    assert Job.objects.using(rabbitmq).filter(id__in=ids, status="SUCCESSFUL").count() == 40

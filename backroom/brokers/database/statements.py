@@ -96,8 +96,9 @@ class Statements:
             f"SELECT {columns} FROM backroom_job WHERE unique_key = %s AND status IN ('READY', 'RUNNING')"
         )
         # A delivered message whose job the claim guard refused: without a message now, if still READY.
+        # Params: a time no job is due at (the relay publishes the job at once when it may run), ids...
         self.forget_dispatch = ForCount(
-            "UPDATE backroom_job SET dispatched_for = NULL "
+            "UPDATE backroom_job SET dispatched_for = %s "
             "WHERE id IN ({values}) AND status = 'READY' AND worker_id IS NULL"
         )
         self.ready_lanes = (
@@ -392,14 +393,17 @@ class Statements:
 
     @functools.cache  # noqa: B019
     def undispatched(self, excluded: int) -> str:
-        """Due, unheld, unlimited READY jobs without a confirmed message, enqueued before a moment.
+        """Due, unheld, unlimited READY jobs without a confirmed message.
 
-        Params: now, enqueued before, excluded queues..., limit.
+        A job never published and due at its enqueue is left until a moment
+        after it: its publisher may still be on its way. Params: now, that
+        moment, excluded queues..., limit.
         """
         d = self.dialect
+        fresh = "(available_at > enqueued_at OR enqueued_at <= %s)"
         return (
             f"SELECT id, queue_name, priority, {d.read_time('available_at')} FROM backroom_job WHERE {READY} "
-            "AND limit_key IS NULL AND enqueued_at <= %s "
-            f"AND (dispatched_for IS NULL OR dispatched_for <> available_at){_queue_filter(0, excluded)} "
+            f"AND limit_key IS NULL AND (dispatched_for <> available_at OR (dispatched_for IS NULL AND {fresh}))"
+            f"{_queue_filter(0, excluded)} "
             f"ORDER BY available_at LIMIT %s{d.skip_locked}"
         )

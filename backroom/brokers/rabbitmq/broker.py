@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from django.db import transaction
@@ -47,6 +47,9 @@ RELAY_SECONDS = 1.0
 PUBLISH_GRACE_SECONDS = 2.0
 #: The most jobs one relay pass publishes.
 RELAY_BATCH = 500
+#: ``dispatched_for`` of a job whose message was acked unused (paused, handed back without one): a
+#: time no job is due at, so the relay publishes the job as soon as it may run, with no grace.
+FORGOTTEN = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class RabbitMQBroker(DatabaseBroker):
@@ -219,8 +222,7 @@ class RabbitMQBroker(DatabaseBroker):
         skipped = [job_id for job_id in ids if job_id not in held]
         if skipped:
             # Before the ack: a job left READY without a message is the relay's once it may run.
-            with db.cursor("forget skipped messages") as cursor:
-                cursor.execute(db.sql.forget_dispatch(len(skipped)), codec.db_ids(db.connection, skipped))
+            self._forget(skipped)
         self.rabbitmq.settle([by_job[job_id] for job_id in skipped] + extra, requeue=None)
         return jobs
 
@@ -254,10 +256,14 @@ class RabbitMQBroker(DatabaseBroker):
         ids = [claim.job_id for claim in claims]
         unknown = [job_id for job_id in ids if job_id not in self._deliveries]
         if unknown:  # another worker's jobs (taken back), or this one's after its connection dropped
-            db = self.db
-            with db.cursor("forget handed-back jobs' messages") as cursor:
-                cursor.execute(db.sql.forget_dispatch(len(unknown)), codec.db_ids(db.connection, unknown))
+            self._forget(unknown)
         self._settle(ids, requeue=True)  # its message goes back to the queue, for any worker
+
+    def _forget(self, job_ids: Sequence[str]) -> None:
+        """Mark READY jobs as having no message: the relay publishes them when they may run."""
+        db = self.db
+        with db.cursor("forget acked messages") as cursor:
+            cursor.execute(db.sql.forget_dispatch(len(job_ids)), [db.time(FORGOTTEN), *codec.db_ids(db.connection, job_ids)])
 
     def _settle(self, job_ids: Sequence[str], *, requeue: bool | None) -> None:
         mine = self._deliveries
