@@ -141,3 +141,24 @@ def test_a_rabbitmq_restart_mid_run_loses_no_job(rabbitmq, worker_process):
     wait_until(lambda: runs(rabbitmq).count() >= 40, timeout=90, what=f"every job run:\n{worker.output()}")
     assert sorted(runs(rabbitmq).values_list("label", flat=True)) == sorted(labels)  # each exactly once
     assert Job.objects.using(rabbitmq).filter(id__in=ids, status="SUCCESSFUL").count() == 40
+
+
+def test_a_claim_that_began_before_the_enqueue_holds_the_job_its_message_names(rabbitmq):
+    """Found by the chaos run: judged by the claim's start, the job was not yet due and its message was
+    dropped; the publisher then recorded the message as delivered, and the job waited forever."""
+    broker = store_of(rabbitmq).broker
+    began = timezone.now()
+    result = tasks.record.using(backend=rabbitmq).enqueue("late", rabbitmq)
+    held = broker.claim("w1", ["default"], 1, began, began + timedelta(seconds=60))
+    assert [job.id for job in held] == [result.id]
+
+
+def test_a_late_publisher_never_marks_a_message_a_worker_dropped(rabbitmq):
+    from backroom.brokers.rabbitmq.broker import FORGOTTEN
+
+    job = store_of(rabbitmq).jobs.new_job(tasks.record.using(backend=rabbitmq), ("dropped", rabbitmq), {})
+    broker = store_of(rabbitmq).broker
+    DatabaseBroker(rabbitmq).enqueue(job)
+    broker._forget([job.id])  # a worker took the message, could not run the job yet, and dropped it
+    broker._mark_dispatched([(job.id, job.available_at)], fresh=True)  # the publisher's late record
+    assert Job.objects.using(rabbitmq).get().dispatched_for == FORGOTTEN  # so the relay publishes it again

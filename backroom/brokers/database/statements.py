@@ -385,10 +385,17 @@ class Statements:
         )
 
     @functools.cache  # noqa: B019
-    def mark_dispatched(self, count: int) -> str:
-        """Record ``count`` confirmed messages, each only while its job is still due when it was published."""
+    def mark_dispatched(self, count: int, *, fresh: bool) -> str:
+        """Record ``count`` confirmed messages, each only while its job is still due when it was published.
+
+        ``fresh``: new jobs' messages, published with no row lock held; a
+        worker may have taken the message already and forgotten it (the job
+        could not run yet): never mark over that.
+        """
         d = self.dialect
         condition = "backroom_job.id = t.t_id AND backroom_job.available_at = t.t_available_at"
+        if fresh:
+            condition += " AND backroom_job.dispatched_for IS NULL"
         return d.update_from(d.table(DISPATCH_COLUMNS, count), "dispatched_for = t.t_available_at", condition)
 
     @functools.cache  # noqa: B019

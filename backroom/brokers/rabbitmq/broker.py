@@ -101,15 +101,15 @@ class RabbitMQBroker(DatabaseBroker):
         try:
             self.rabbitmq.publish([(lane, job_id) for job_id in ids])
             self._lanes.add(lane)
-            self._mark_dispatched([(job_id, available_at) for job_id in ids])
+            self._mark_dispatched([(job_id, available_at) for job_id in ids], fresh=True)
         except StoreError as exc:
             logger.warning("%d jobs committed but not published yet; the relay will: %s", len(ids), exc)
 
-    def _mark_dispatched(self, jobs: Sequence[tuple[str, datetime]]) -> None:
+    def _mark_dispatched(self, jobs: Sequence[tuple[str, datetime]], *, fresh: bool) -> None:
         db = self.db
         rows = [(db.id(job_id), db.time(available_at)) for job_id, available_at in jobs]
         with db.cursor("record published jobs") as cursor:
-            cursor.execute(db.sql.mark_dispatched(len(rows)), db.dialect.table_params(rows))
+            cursor.execute(db.sql.mark_dispatched(len(rows), fresh=fresh), db.dialect.table_params(rows))
 
     # The relay.
 
@@ -133,7 +133,7 @@ class RabbitMQBroker(DatabaseBroker):
             ]
             if rows:
                 self.rabbitmq.publish([(lane, job_id) for job_id, lane, _ in rows])
-                self._mark_dispatched([(job_id, at) for job_id, _, at in rows if at is not None])
+                self._mark_dispatched([(job_id, at) for job_id, _, at in rows if at is not None], fresh=False)
         if rows:
             logger.info("relay published %d jobs that had no message", len(rows))
         return len(rows)
@@ -158,7 +158,10 @@ class RabbitMQBroker(DatabaseBroker):
         while len(claimed) < limit:
             deliveries = self._fetch(self._served_lanes(where), limit - len(claimed))
             if deliveries:
-                claimed += self._hold_delivered(worker_id, deliveries, now, lease_expires_at)
+                # A message is published once its job is due: judge that by the time it was fetched,
+                # not by when this claim began (the job may have been enqueued since).
+                fetched_at = max(now, timezone.now())
+                claimed += self._hold_delivered(worker_id, deliveries, fetched_at, lease_expires_at)
             elif relayed or not self._relay_now(now):
                 break  # nothing to fetch, and nothing left for the relay to publish
             else:
