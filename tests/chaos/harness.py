@@ -208,8 +208,8 @@ def run_chaos(
 ) -> ChaosFigures:
     """Run ``jobs`` jobs on ``workers`` processes, killing one every ``kill_every`` seconds.
 
-    ``outage``: a service down (a RabbitMQ restart), entered once half the jobs are enqueued; the
-    driver enqueues a chunk and kills a worker while it lasts.
+    ``outage``: a service down (a RabbitMQ restart), entered once half the jobs are enqueued (or
+    before the last kill); the driver enqueues a chunk and kills a worker while it lasts.
     """
     rng = random.Random(seed)
     pool = Workers(store, concurrency, prefetch, log_dir)
@@ -225,7 +225,7 @@ def run_chaos(
         next_kill = started + kill_every
         # Enqueue in chunks between kills, so that kills keep their pace from the start.
         while len(pool.killed_ids) < max_kills:
-            if outage is not None and len(job_ids) >= jobs // 2:
+            if outage is not None and (len(job_ids) >= jobs // 2 or len(pool.killed_ids) == max_kills - 1):
                 with outage():
                     say(f"outage at {time.monotonic() - started:.1f}s")
                     chunk = min(ENQUEUE_CHUNK, jobs - len(job_ids))
