@@ -254,7 +254,12 @@ if REDIS_UNAVAILABLE is None:
 if RABBITMQ_UNAVAILABLE is None:
     TASKS["rabbitmq"] = {
         "BACKEND": "backroom.backends.RabbitMQBackend",
-        "OPTIONS": {**_fast, "DATABASE": "rabbitmq", "RABBITMQ_URL": RABBITMQ_URL, "QUEUE_PREFIX": RABBITMQ_PREFIX},
+        "OPTIONS": {
+            **_fast,
+            "DATABASE": "rabbitmq",
+            "RABBITMQ_URL": RABBITMQ_URL,
+            "QUEUE_PREFIX": RABBITMQ_PREFIX,
+        },
     }
 
 

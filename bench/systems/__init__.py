@@ -1,6 +1,12 @@
 """The systems the bench compares, by the name used in --systems and in the table."""
 
-from .backroom_system import BackroomMariaDB, BackroomPostgres, BackroomRabbitMQ, BackroomRedis, BackroomSqlite
+from .backroom_system import (
+    BackroomMariaDB,
+    BackroomPostgres,
+    BackroomRabbitMQ,
+    BackroomRedis,
+    BackroomSqlite,
+)
 from .base import Scratch, System, Worker, running
 from .celery_system import Celery, CeleryAmqp
 from .dtdb_system import DjangoTasksDbPostgres, DjangoTasksDbSqlite

@@ -25,7 +25,9 @@ def main() -> int:
     )
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument(
-        "--restart-rabbitmq", action="store_true", help="stop and start RabbitMQ once half the jobs are enqueued"
+        "--restart-rabbitmq",
+        action="store_true",
+        help="stop and start RabbitMQ once half the jobs are enqueued",
     )
     options = parser.parse_args()
     log_dir = Path(tempfile.mkdtemp(prefix="backroom-chaos-"))

@@ -125,7 +125,9 @@ def test_higher_priorities_are_fetched_first_from_their_own_quorum_queues(rabbit
     assert [job.id for job in first + second] == [high.id, low.id]
 
 
-@pytest.mark.skipif(shutil.which("rabbitmqctl") is None, reason="no rabbitmqctl: RabbitMQ cannot be restarted")
+@pytest.mark.skipif(
+    shutil.which("rabbitmqctl") is None, reason="no rabbitmqctl: RabbitMQ cannot be restarted"
+)
 def test_a_rabbitmq_restart_mid_run_loses_no_job(rabbitmq, worker_process):
     record = tasks.record.using(backend=rabbitmq)
     labels = [f"before-{i}" for i in range(20)]

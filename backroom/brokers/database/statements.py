@@ -102,7 +102,8 @@ class Statements:
             "WHERE id IN ({values}) AND status = 'READY' AND worker_id IS NULL"
         )
         self.ready_lanes = (
-            "SELECT DISTINCT queue_name, priority FROM backroom_job WHERE status = 'READY' AND worker_id IS NULL"
+            "SELECT DISTINCT queue_name, priority FROM backroom_job "
+            "WHERE status = 'READY' AND worker_id IS NULL"
         )
         self.hold = ForCount(
             "UPDATE backroom_job SET worker_id = %s, lease_expires_at = %s WHERE id IN ({values})"
@@ -410,7 +411,8 @@ class Statements:
         fresh = "(available_at > enqueued_at OR enqueued_at <= %s)"
         return (
             f"SELECT id, queue_name, priority, {d.read_time('available_at')} FROM backroom_job WHERE {READY} "
-            f"AND limit_key IS NULL AND (dispatched_for <> available_at OR (dispatched_for IS NULL AND {fresh}))"
+            "AND limit_key IS NULL "
+            f"AND (dispatched_for <> available_at OR (dispatched_for IS NULL AND {fresh}))"
             f"{_queue_filter(0, excluded)} "
             f"ORDER BY available_at LIMIT %s{d.skip_locked}"
         )

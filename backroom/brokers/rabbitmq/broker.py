@@ -33,8 +33,7 @@ from ...exceptions import StoreError
 from ...jobs.records import JobBatch, JobRecord, JobStatus, NewJob, claim_order
 from ...limits import QueueLimit
 from ..contract import ClaimRef, Transition
-from ..database import DatabaseBroker
-from ..database import codec
+from ..database import DatabaseBroker, codec
 from ..database.limited import Served
 from .connection import Delivery, Lane, RabbitMQ
 
@@ -76,15 +75,21 @@ class RabbitMQBroker(DatabaseBroker):
 
     def enqueue_many(self, batch: JobBatch) -> None:
         super().enqueue_many(batch)
-        self._publish_on_commit((batch.queue_name, batch.priority), batch.ids, batch.available_at, batch.limits)
+        self._publish_on_commit(
+            (batch.queue_name, batch.priority), batch.ids, batch.available_at, batch.limits
+        )
 
     def enqueue_workflow(self, jobs: Sequence[NewJob]) -> None:
         super().enqueue_workflow(jobs)
         for job in jobs:
             if job.links is None or not job.links.waiting_for:  # the others wait for their parents
-                self._publish_on_commit((job.queue_name, job.priority), [job.id], job.available_at, job.limits)
+                self._publish_on_commit(
+                    (job.queue_name, job.priority), [job.id], job.available_at, job.limits
+                )
 
-    def _publish_on_commit(self, lane: Lane, ids: Sequence[str], available_at: datetime, limits: object) -> None:
+    def _publish_on_commit(
+        self, lane: Lane, ids: Sequence[str], available_at: datetime, limits: object
+    ) -> None:
         """Publish due, unlimited jobs once the transaction commits; nothing if it rolls back.
 
         Delayed jobs are the relay's when due; limited ones the limited claim's.
@@ -185,7 +190,7 @@ class RabbitMQBroker(DatabaseBroker):
         return [by_priority[priority] for priority in sorted(by_priority, reverse=True)]
 
     def _fetch(self, lanes_by_priority: list[list[Lane]], limit: int) -> list[Delivery]:
-        """Up to ``limit`` messages, highest lanes first, in turn among equal ones (each until it runs dry)."""
+        """Up to ``limit`` messages: highest lanes first, in turn among equal ones, each until it runs dry."""
         fetched: list[Delivery] = []
         for lanes in lanes_by_priority:
             open_lanes = list(lanes)
@@ -229,7 +234,9 @@ class RabbitMQBroker(DatabaseBroker):
         self.rabbitmq.settle([by_job[job_id] for job_id in skipped] + extra, requeue=None)
         return jobs
 
-    def _hold_ids(self, worker_id: str, ids: list[str], now: datetime, lease_expires_at: datetime) -> list[JobRecord]:
+    def _hold_ids(
+        self, worker_id: str, ids: list[str], now: datetime, lease_expires_at: datetime
+    ) -> list[JobRecord]:
         db = self.db
         db_ids = codec.db_ids(db.connection, ids)
         sql = db.sql.claim_delivered(len(ids))
@@ -266,7 +273,10 @@ class RabbitMQBroker(DatabaseBroker):
         """Mark READY jobs as having no message: the relay publishes them when they may run."""
         db = self.db
         with db.cursor("forget acked messages") as cursor:
-            cursor.execute(db.sql.forget_dispatch(len(job_ids)), [db.time(FORGOTTEN), *codec.db_ids(db.connection, job_ids)])
+            cursor.execute(
+                db.sql.forget_dispatch(len(job_ids)),
+                [db.time(FORGOTTEN), *codec.db_ids(db.connection, job_ids)],
+            )
 
     def _settle(self, job_ids: Sequence[str], *, requeue: bool | None) -> None:
         mine = self._deliveries

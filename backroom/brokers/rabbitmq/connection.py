@@ -162,7 +162,9 @@ class RabbitMQ:
 
         with self.errors("listen for new jobs"):
             channel = self.channel()
-            queue = channel.queue_declare("", exclusive=True, auto_delete=True, arguments=WAKE_QUEUE_ARGUMENTS)
+            queue = channel.queue_declare(
+                "", exclusive=True, auto_delete=True, arguments=WAKE_QUEUE_ARGUMENTS
+            )
             channel.queue_bind(queue.method.queue, self.exchange, routing_key="#")
             channel.basic_consume(queue.method.queue, woken, auto_ack=True)
             while not stop.is_set():
