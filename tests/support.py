@@ -56,6 +56,7 @@ def delete_redis_keys(alias: str = "redis") -> None:
 def delete_rabbitmq_queues(alias: str = "rabbitmq") -> None:
     """Delete the quorum queues this process declared (all under the run's own prefix)."""
     rabbitmq = store_of(alias).broker.rabbitmq
+    rabbitmq.reset()  # a connection from before a restart would fail first
     rabbitmq.delete_queues(sorted(rabbitmq.declared))
 
 
@@ -67,6 +68,7 @@ def sweep_rabbitmq(alias: str = "rabbitmq") -> None:
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     names = [name for name in listed.stdout.split() if name.startswith(f"{rabbitmq.prefix}.")]
+    rabbitmq.reset()
     with rabbitmq.errors("delete this run's queues"):
         channel = rabbitmq.channel()
         for name in names:

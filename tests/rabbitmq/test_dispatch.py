@@ -164,3 +164,17 @@ def test_a_late_publisher_never_marks_a_message_a_worker_dropped(rabbitmq):
     broker._forget([job.id])  # a worker took the message, could not run the job yet, and dropped it
     broker._mark_dispatched([(job.id, job.available_at)], fresh=True)  # the publisher's late record
     assert Job.objects.using(rabbitmq).get().dispatched_for == FORGOTTEN  # so the relay publishes it again
+
+
+def test_a_job_taken_back_from_a_lost_worker_is_published_again(rabbitmq, run_worker):
+    result = tasks.record.using(backend=rabbitmq).enqueue("lost", rabbitmq)
+    broker = store_of(rabbitmq).broker
+    now = timezone.now()
+    (job,) = broker.claim("w1", ["default"], 1, now, now + timedelta(seconds=60))
+    broker.reset_connection()  # the worker dies: its message comes back, and is dropped (the job is held)
+    wait_until(lambda: waiting_messages(rabbitmq) == 1, timeout=10, what="the message back in its queue")
+    assert broker.claim("w2", ["default"], 1, now, now + timedelta(seconds=60)) == []
+    broker.release("w1", [_claim_of(job)], lost=True)  # another worker takes the job back
+    assert run_worker(rabbitmq) == 0
+    assert list(runs(rabbitmq).values_list("label", flat=True)) == ["lost"]
+    assert broker.get(result.id).orphaned == 1

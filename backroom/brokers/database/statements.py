@@ -416,3 +416,17 @@ class Statements:
             f"{_queue_filter(0, excluded)} "
             f"ORDER BY available_at LIMIT %s{d.skip_locked}"
         )
+
+    @functools.cache  # noqa: B019
+    def stranded(self, excluded: int) -> str:
+        """READY jobs of one lane recorded as published, due since a moment: run when its queue is empty.
+
+        Params: now, queue name, priority, due before, excluded queues..., limit.
+        """
+        d = self.dialect
+        return (
+            f"SELECT id, queue_name, priority, {d.read_time('available_at')} FROM backroom_job WHERE {READY} "
+            "AND limit_key IS NULL AND queue_name = %s AND priority = %s AND dispatched_for = available_at "
+            f"AND available_at <= %s{_queue_filter(0, excluded)} "
+            f"ORDER BY available_at LIMIT %s{d.skip_locked}"
+        )

@@ -44,6 +44,8 @@ RELAY_SECONDS = 1.0
 #: A job enqueued less than this ago is left to its publisher: the relay publishes it only if that
 #: publisher never confirmed (it died between the commit and the publish).
 PUBLISH_GRACE_SECONDS = 2.0
+#: How often a worker's relay looks for jobs whose recorded message is gone (see ``_reconcile``).
+RECONCILE_SECONDS = 5.0
 #: The most jobs one relay pass publishes.
 RELAY_BATCH = 500
 #: ``dispatched_for`` of a job whose message was acked unused (paused, handed back without one): a
@@ -132,16 +134,46 @@ class RabbitMQBroker(DatabaseBroker):
             self._lanes.update((queue_name, priority) for queue_name, priority in cursor.fetchall())
             params = [db.time(now), db.time(before), *excluded, RELAY_BATCH]
             cursor.execute(db.sql.undispatched(len(excluded)), params)
-            rows = [
-                (codec.job_id(job_id), (queue_name, priority), codec.to_datetime(at))
-                for job_id, queue_name, priority, at in cursor.fetchall()
-            ]
-            if rows:
-                self.rabbitmq.publish([(lane, job_id) for job_id, lane, _ in rows])
-                self._mark_dispatched([(job_id, at) for job_id, _, at in rows if at is not None], fresh=False)
-        if rows:
-            logger.info("relay published %d jobs that had no message", len(rows))
-        return len(rows)
+            published = self._republish(cursor.fetchall())
+        if published:
+            logger.info("relay published %d jobs that had no message", published)
+        if time.monotonic() >= getattr(self._local, "reconcile_at", 0.0):
+            self._local.reconcile_at = time.monotonic() + RECONCILE_SECONDS
+            published += self._reconcile(now, excluded, before)
+        return published
+
+    def _reconcile(self, now: datetime, excluded: list[str], before: datetime) -> int:
+        """Publish again the jobs of each empty lane that wait, due since ``before``, with a recorded message.
+
+        A message counted as published but gone (lost by a path no test
+        found, or purged by hand) would leave its job READY forever; an empty
+        queue beside a job due for a while says that happened. A message a
+        worker fetched and has not yet claimed makes a duplicate, dropped by
+        the claim guard.
+        """
+        db = self.db
+        published = 0
+        for lane in sorted(frozenset(self._lanes)):
+            if lane[0] in self._limited_queues or self.rabbitmq.waiting(lane):
+                continue
+            with db.atomic("publish stranded jobs") as cursor:
+                params = [db.time(now), *lane, db.time(before), *excluded, RELAY_BATCH]
+                cursor.execute(db.sql.stranded(len(excluded)), params)
+                published += self._republish(cursor.fetchall())
+        if published:
+            logger.warning("relay published %d jobs again whose message was gone", published)
+        return published
+
+    def _republish(self, rows: Sequence[tuple[object, str, int, object]]) -> int:
+        """Publish rows (id, queue, priority, available_at) read under lock, and record their messages."""
+        jobs = [
+            (codec.job_id(job_id), (queue_name, priority), codec.to_datetime(at))
+            for job_id, queue_name, priority, at in rows
+        ]
+        if jobs:
+            self.rabbitmq.publish([(lane, job_id) for job_id, lane, _ in jobs])
+            self._mark_dispatched([(job_id, at) for job_id, _, at in jobs if at is not None], fresh=False)
+        return len(jobs)
 
     # Running jobs: fetch messages, hold exactly their jobs, ack once the outcome is stored.
 
