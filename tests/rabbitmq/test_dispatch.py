@@ -6,10 +6,11 @@ RabbitMQ does.
 """
 
 import shutil
+import threading
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connections, transaction
 from django.utils import timezone
 
 from backroom.brokers.database import DatabaseBroker
@@ -178,3 +179,24 @@ def test_a_job_taken_back_from_a_lost_worker_is_published_again(rabbitmq, run_wo
     assert run_worker(rabbitmq) == 0
     assert list(runs(rabbitmq).values_list("label", flat=True)) == ["lost"]
     assert broker.get(result.id).orphaned == 1
+
+
+def test_a_job_taken_back_from_a_live_worker_is_held_again_when_its_message_returns(rabbitmq):
+    """Found by the chaos run: the worker dropped the new message because it still counted the job as
+    its own, and the job, recorded as published, waited forever."""
+    result = tasks.record.using(backend=rabbitmq).enqueue("slow worker", rabbitmq)
+    broker = store_of(rabbitmq).broker
+    now = timezone.now()
+    (job,) = broker.claim("w1", ["default"], 1, now, now + timedelta(seconds=60))
+
+    def reaper() -> None:  # another worker, when w1's lease ran out while w1 lived on
+        try:
+            broker.release("w1", [_claim_of(job)], lost=True)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=reaper)
+    thread.start()
+    thread.join()
+    again = broker.claim("w1", ["default"], 1, now, now + timedelta(seconds=60))
+    assert [held.id for held in again] == [result.id]

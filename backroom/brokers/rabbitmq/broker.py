@@ -250,7 +250,7 @@ class RabbitMQBroker(DatabaseBroker):
             except ValueError:
                 extra.append(delivery)
                 continue
-            if delivery.job_id in by_job or delivery.job_id in self._deliveries:
+            if delivery.job_id in by_job:
                 extra.append(delivery)
             else:
                 by_job[delivery.job_id] = delivery
@@ -258,6 +258,10 @@ class RabbitMQBroker(DatabaseBroker):
         jobs = self._hold_ids(worker_id, ids, now, lease_expires_at) if ids else []
         held = {job.id for job in jobs}
         for job_id in held:
+            # Held again after it was taken back from this worker (its lease ran out): the old message's
+            # work is over. (Dropping a message because this worker once held its job stranded jobs.)
+            if job_id in self._deliveries:
+                extra.append(self._deliveries[job_id])
             self._deliveries[job_id] = by_job[job_id]
         skipped = [job_id for job_id in ids if job_id not in held]
         if skipped:
