@@ -115,8 +115,13 @@ class RabbitMQBroker(DatabaseBroker):
     def _mark_dispatched(self, jobs: Sequence[tuple[str, datetime]], *, fresh: bool) -> None:
         db = self.db
         rows = [(db.id(job_id), db.time(available_at)) for job_id, available_at in jobs]
+        per_statement = db.dialect.batch_rows(db.connection, 2, 0)
         with db.cursor("record published jobs") as cursor:
-            cursor.execute(db.sql.mark_dispatched(len(rows), fresh=fresh), db.dialect.table_params(rows))
+            for start in range(0, len(rows), per_statement):
+                chunk = rows[start : start + per_statement]
+                cursor.execute(
+                    db.sql.mark_dispatched(len(chunk), fresh=fresh), db.dialect.table_params(chunk)
+                )
 
     # The relay.
 
