@@ -68,7 +68,9 @@ class CeleryAmqp(Celery):
     def reset(self) -> None:
         super().reset()
         with self.app.app.connection_for_write() as connection:
-            connection.default_channel.queue_purge(self.app.QUEUE)
+            channel = connection.default_channel
+            channel.queue_declare(self.app.QUEUE, durable=True, auto_delete=False)  # as Celery declares it
+            channel.queue_purge(self.app.QUEUE)
 
     def teardown(self) -> None:
         super().teardown()
