@@ -8,7 +8,7 @@ from django.utils import timezone
 from backroom.backends.stores import store_for
 from backroom.worker.runner import Worker, WorkerOptions
 
-from .support import ROOT, WorkerProcess, delete_rabbitmq_queues, delete_redis_keys
+from .support import ROOT, WorkerProcess, delete_rabbitmq_queues, delete_redis_keys, rabbitmq_in_use
 
 STORES = ["default", "pg", "maria", "redis", "cluster", "rabbitmq"]
 STORE_NAMES = {
@@ -66,11 +66,14 @@ def _skip_without(alias: str) -> None:
 def store(request):
     """The TASKS/DATABASES alias of each store; the test runs once per store."""
     _skip_without(request.param)
+    if request.param == "rabbitmq":
+        with rabbitmq_in_use():
+            yield request.param
+            delete_rabbitmq_queues()
+        return
     yield request.param
     if request.param in REDIS_STORES:
         delete_redis_keys(request.param)
-    if request.param == "rabbitmq":
-        delete_rabbitmq_queues()
 
 
 @pytest.fixture(params=["default", "pg", "maria"], ids=["sqlite", "postgresql", "mariadb"])

@@ -1,10 +1,12 @@
 """Helpers for tests: waiting on conditions with a deadline, and worker processes."""
 
+import fcntl
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -77,9 +79,28 @@ def sweep_rabbitmq(alias: str = "rabbitmq") -> None:
     rabbitmq.reset()
 
 
+#: Tests that use RabbitMQ hold it shared, a test that stops it holds it alone: pytest-xdist's other
+#: process (and another run on this machine) never finds RabbitMQ stopped under a test that needs it.
+RABBITMQ_LOCK = Path(tempfile.gettempdir()) / "backroom-test-rabbitmq.lock"
+
+
+@contextmanager
+def rabbitmq_in_use(*, alone: bool = False) -> Iterator[None]:
+    """Hold RabbitMQ for a test: shared, or ``alone`` (to stop it) once no other test uses it."""
+    with RABBITMQ_LOCK.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 @contextmanager
 def rabbitmq_stopped() -> Iterator[None]:
-    """RabbitMQ's application stopped (its node stays up) for the block, started again whatever happens."""
+    """RabbitMQ's application stopped (its node stays up) for the block, started again whatever happens.
+
+    Only inside ``rabbitmq_in_use(alone=True)``.
+    """
     rabbitmqctl = shutil.which("rabbitmqctl") or "rabbitmqctl"
     subprocess.run([rabbitmqctl, "stop_app"], check=True, capture_output=True, timeout=120)
     try:
