@@ -260,19 +260,20 @@ class RabbitMQBroker(DatabaseBroker):
             else:
                 by_job[delivery.job_id] = delivery
         ids = list(by_job)
-        jobs = self._hold_ids(worker_id, ids, now, lease_expires_at) if ids else []
-        held = {job.id for job in jobs}
+        # One transaction: a failure leaves no job held that this worker would not know it holds.
+        with db.atomic("claim delivered jobs"):
+            jobs = self._hold_ids(worker_id, ids, now, lease_expires_at) if ids else []
+            held = {job.id for job in jobs}
+            skipped = [job_id for job_id in ids if job_id not in held]
+            if skipped:  # before the ack: a job left READY without a message is the relay's once it may run
+                self._forget(skipped)
         for job_id in held:
             # Held again after it was taken back from this worker (its lease ran out): the old message's
             # work is over. (Dropping a message because this worker once held its job stranded jobs.)
             if job_id in self._deliveries:
                 extra.append(self._deliveries[job_id])
             self._deliveries[job_id] = by_job[job_id]
-        skipped = [job_id for job_id in ids if job_id not in held]
-        if skipped:
-            # Before the ack: a job left READY without a message is the relay's once it may run.
-            self._forget(skipped)
-        self.rabbitmq.settle([by_job[job_id] for job_id in skipped] + extra, requeue=None)
+        self._settle_deliveries([by_job[job_id] for job_id in skipped] + extra, requeue=None)
         return jobs
 
     def _hold_ids(
@@ -321,9 +322,18 @@ class RabbitMQBroker(DatabaseBroker):
 
     def _settle(self, job_ids: Sequence[str], *, requeue: bool | None) -> None:
         mine = self._deliveries
-        deliveries = [mine.pop(job_id) for job_id in job_ids if job_id in mine]
-        if deliveries:
+        self._settle_deliveries([mine.pop(job_id) for job_id in job_ids if job_id in mine], requeue=requeue)
+
+    def _settle_deliveries(self, deliveries: Sequence[Delivery], *, requeue: bool | None) -> None:
+        """Ack or hand back messages after a stored write; a lost connection does not undo that write."""
+        if not deliveries:
+            return
+        try:
             self.rabbitmq.settle(deliveries, requeue=requeue)
+        except StoreError as exc:
+            # The write they follow is stored: that stands. RabbitMQ returns the messages of the lost
+            # connection, and the claim guard drops them (or holds a job handed back).
+            logger.info("%d messages not settled, RabbitMQ hands them out again: %s", len(deliveries), exc)
 
     def listen(self, wake: Callable[[str], None], stop: threading.Event) -> None:
         """Wake on every job published: the exchange copies each message to this worker's own queue."""
