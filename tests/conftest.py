@@ -1,4 +1,5 @@
 import os
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 import pytest
@@ -66,14 +67,17 @@ def _skip_without(alias: str) -> None:
 def store(request):
     """The TASKS/DATABASES alias of each store; the test runs once per store."""
     _skip_without(request.param)
-    if request.param == "rabbitmq":
-        with rabbitmq_in_use():
-            yield request.param
+    with store_in_use(request.param):
+        yield request.param
+        if request.param == "rabbitmq":
             delete_rabbitmq_queues()
-        return
-    yield request.param
     if request.param in REDIS_STORES:
         delete_redis_keys(request.param)
+
+
+def store_in_use(store: str) -> AbstractContextManager[object]:
+    """Hold a store's shared service while a test uses it: RabbitMQ, which some tests stop."""
+    return rabbitmq_in_use() if store == "rabbitmq" else nullcontext()
 
 
 @pytest.fixture(params=["default", "pg", "maria"], ids=["sqlite", "postgresql", "mariadb"])
