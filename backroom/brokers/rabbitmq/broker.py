@@ -8,8 +8,8 @@ records it. A worker fetches as many messages as it has room for and holds
 exactly those jobs through the database claim (the claim guard: a job
 already held, finished, cancelled, paused or not yet due is skipped and its
 message acked); a message is acked once its job's outcome is stored. The
-relay, run by every worker's claim, publishes what no confirmed message
-carries: jobs whose publisher died after the commit, retries and delayed
+relay, run by every worker with each heartbeat and by each claim that finds
+nothing to fetch, publishes what no confirmed message carries: jobs whose publisher died after the commit, retries and delayed
 jobs once due, jobs handed back without a message. Jobs under limits are
 claimed by the database's limited pass, never through RabbitMQ.
 
@@ -32,14 +32,14 @@ from django.utils import timezone
 from ...exceptions import StoreError
 from ...jobs.records import JobBatch, JobRecord, JobStatus, NewJob, claim_order
 from ...limits import QueueLimit
-from ..contract import ClaimRef, Transition
+from ..contract import ClaimRef, Transition, WorkerInfo
 from ..database import DatabaseBroker, codec
 from ..database.limited import Served
 from .connection import Delivery, Lane, RabbitMQ
 
 logger = logging.getLogger(__name__)
 
-#: How often a worker's claim runs the relay while messages keep it busy (an idle claim always does).
+#: How often an idle worker polls, relaying as it does (a busy one relays with each heartbeat).
 RELAY_SECONDS = 1.0
 #: A job enqueued less than this ago is left to its publisher: the relay publishes it only if that
 #: publisher never confirmed (it died between the commit and the publish).
@@ -63,6 +63,7 @@ class RabbitMQBroker(DatabaseBroker):
         self.rabbitmq = rabbitmq
         self.default_poll_interval_seconds = RELAY_SECONDS  # the relay runs with each idle poll
         self._limited_queues = frozenset(queue for queue, _ in queue_limits)
+        self._excluded = sorted(self._limited_queues)  # the relay leaves their jobs to the limited claim
         #: The lanes with READY jobs, as last seen (or published to, or woken for): where claims fetch.
         self._lanes: set[Lane] = set()
         self._local = threading.local()  # per thread: its deliveries by job id, when its relay is due
@@ -132,23 +133,37 @@ class RabbitMQBroker(DatabaseBroker):
         confirmed and recorded: two workers' relays do not publish them twice.
         """
         db = self.db
-        excluded = sorted(self._limited_queues)
-        before = now - timedelta(seconds=PUBLISH_GRACE_SECONDS)
+        params = [db.time(now), db.time(self._grace_end(now)), *self._excluded, RELAY_BATCH]
         with db.atomic("relay unpublished jobs") as cursor:
-            cursor.execute(db.sql.ready_lanes)
-            self._lanes.update((queue_name, priority) for queue_name, priority in cursor.fetchall())
-            params = [db.time(now), db.time(before), *excluded, RELAY_BATCH]
-            cursor.execute(db.sql.undispatched(len(excluded)), params)
+            cursor.execute(db.sql.undispatched(len(self._excluded)), params)
             published = self._republish(cursor.fetchall())
         if published:
             logger.info("relay published %d jobs that had no message", published)
-        if time.monotonic() >= getattr(self._local, "reconcile_at", 0.0):
-            self._local.reconcile_at = time.monotonic() + RECONCILE_SECONDS
-            published += self._reconcile(now, excluded, before)
         return published
 
-    def _reconcile(self, now: datetime, excluded: list[str], before: datetime) -> int:
-        """Publish again the jobs of each empty lane that wait, due since ``before``, with a recorded message.
+    def heartbeat(
+        self, worker: WorkerInfo, now: datetime, lease_expires_at: datetime, held: Sequence[ClaimRef] = ()
+    ) -> None:
+        """Also, with each heartbeat: learn the lanes with READY jobs, relay, and look for stranded jobs.
+
+        Here rather than in the claim, which relays only when it finds nothing to fetch: a busy
+        worker's claims stay one fetch and one statement.
+        """
+        super().heartbeat(worker, now, lease_expires_at, held)
+        db = self.db
+        with db.cursor("list the queues with ready jobs") as cursor:
+            cursor.execute(db.sql.ready_lanes)
+            self._lanes.update((queue_name, priority) for queue_name, priority in cursor.fetchall())
+        self.relay(now)
+        if time.monotonic() >= getattr(self._local, "reconcile_at", 0.0):
+            self._local.reconcile_at = time.monotonic() + RECONCILE_SECONDS
+            self._reconcile(now)
+
+    def _grace_end(self, now: datetime) -> datetime:
+        return now - timedelta(seconds=PUBLISH_GRACE_SECONDS)
+
+    def _reconcile(self, now: datetime) -> int:
+        """Publish again the jobs of each empty lane that wait, due past the grace, with a recorded message.
 
         A message counted as published but gone (lost by a path no test
         found, or purged by hand) would leave its job READY forever; an empty
@@ -162,8 +177,8 @@ class RabbitMQBroker(DatabaseBroker):
             if lane[0] in self._limited_queues or self.rabbitmq.waiting(lane):
                 continue
             with db.atomic("publish stranded jobs") as cursor:
-                params = [db.time(now), *lane, db.time(before), *excluded, RELAY_BATCH]
-                cursor.execute(db.sql.stranded(len(excluded)), params)
+                params = [db.time(now), *lane, db.time(self._grace_end(now)), *self._excluded, RELAY_BATCH]
+                cursor.execute(db.sql.stranded(len(self._excluded)), params)
                 published += self._republish(cursor.fetchall())
         if published:
             logger.warning("relay published %d jobs again whose message was gone", published)
@@ -177,6 +192,7 @@ class RabbitMQBroker(DatabaseBroker):
         ]
         if jobs:
             self.rabbitmq.publish([(lane, job_id) for job_id, lane, _ in jobs])
+            self._lanes.update(lane for _, lane, _ in jobs)
             self._mark_dispatched([(job_id, at) for job_id, _, at in jobs if at is not None], fresh=False)
         return len(jobs)
 
@@ -193,9 +209,6 @@ class RabbitMQBroker(DatabaseBroker):
         self, worker_id: str, where: Served, limit: int, now: datetime, lease_expires_at: datetime
     ) -> list[JobRecord]:
         relayed = False
-        if time.monotonic() >= getattr(self._local, "relay_at", 0.0):
-            self._relay_now(now)
-            relayed = True
         claimed: list[JobRecord] = []
         while len(claimed) < limit:
             deliveries = self._fetch(self._served_lanes(where), limit - len(claimed))
@@ -204,15 +217,11 @@ class RabbitMQBroker(DatabaseBroker):
                 # not by when this claim began (the job may have been enqueued since).
                 fetched_at = max(now, timezone.now())
                 claimed += self._hold_delivered(worker_id, deliveries, fetched_at, lease_expires_at)
-            elif relayed or not self._relay_now(now):
+            elif relayed or not self.relay(now):
                 break  # nothing to fetch, and nothing left for the relay to publish
             else:
                 relayed = True
         return sorted(claimed, key=claim_order)
-
-    def _relay_now(self, now: datetime) -> int:
-        self._local.relay_at = time.monotonic() + RELAY_SECONDS
-        return self.relay(now)
 
     def _served_lanes(self, where: Served) -> list[list[Lane]]:
         """The known lanes of the served queues, grouped by priority, highest first."""
