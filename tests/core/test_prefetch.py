@@ -4,6 +4,7 @@ import threading
 import time
 from datetime import timedelta
 
+import pytest
 from django.utils import timezone
 
 from backroom.brokers.contract import Transition
@@ -258,6 +259,12 @@ def test_a_job_that_runs_alone_waits_for_the_running_ones_then_the_worker_goes_o
     store, worker_process, tmp_path
 ):
     """Held behind a running job, a job that runs alone is not handed back as stale, and frees the worker."""
+    if store == "rabbitmq":
+        pytest.skip(
+            "The stand-in for a lost worker claims at a future time, racing the live worker for the job's "
+            "one message: by its own clock the live worker finds the job not yet due and drops the message. "
+            "tests/rabbitmq/test_dispatch.py covers jobs taken back from lost workers."
+        )
     broker = store_of(store).broker
     gate = tmp_path / "gate"
     running = tasks.wait_for_file.using(backend=store).enqueue(str(gate), "running", store)
@@ -267,9 +274,7 @@ def test_a_job_that_runs_alone_waits_for_the_running_ones_then_the_worker_goes_o
     # A job a lost worker once held, due now: the worker claims it while the first job still runs.
     soon = timezone.now() + timedelta(seconds=1)
     alone = tasks.record.using(backend=store, run_after=soon).enqueue("alone", store)
-    # Until it holds it: on RabbitMQ the live worker may get the message first, find the job not yet
-    # due by its own clock, and leave it to the relay, which publishes it again.
-    wait_until(lambda: broker.claim("lost-worker", [], 1, soon, soon), what="the lost worker to hold it")
+    broker.claim("lost-worker", [], 1, soon, soon)
     take_back(broker, broker.expired(soon + timedelta(seconds=1), 10), soon)
     assert stored_job(store, alone.id).orphaned == 1
     worker_id = stored_job(store, running.id).worker_id

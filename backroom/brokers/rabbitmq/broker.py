@@ -9,8 +9,9 @@ exactly those jobs through the database claim (the claim guard: a job
 already held, finished, cancelled, paused or not yet due is skipped and its
 message acked); a message is acked once its job's outcome is stored. The
 relay, run by every worker with each heartbeat and by each claim that finds
-nothing to fetch, publishes what no confirmed message carries: jobs whose publisher died after the commit, retries and delayed
-jobs once due, jobs handed back without a message. Jobs under limits are
+nothing to fetch, publishes what no confirmed message carries: jobs whose
+publisher died after the commit, retries and delayed jobs once due, jobs
+handed back without a message. Jobs under limits are
 claimed by the database's limited pass, never through RabbitMQ.
 
 Priorities: quorum queues have none, so each priority a queue's jobs use is
@@ -39,7 +40,7 @@ from .connection import Delivery, Lane, RabbitMQ
 
 logger = logging.getLogger(__name__)
 
-#: How often an idle worker polls, relaying as it does (a busy one relays with each heartbeat).
+#: How often a worker relays with its heartbeat; an idle worker polls this often too, relaying then.
 RELAY_SECONDS = 1.0
 #: A job enqueued less than this ago is left to its publisher: the relay publishes it only if that
 #: publisher never confirmed (it died between the commit and the publish).
@@ -150,6 +151,9 @@ class RabbitMQBroker(DatabaseBroker):
         worker's claims stay one fetch and one statement.
         """
         super().heartbeat(worker, now, lease_expires_at, held)
+        if time.monotonic() < getattr(self._local, "relay_at", 0.0):
+            return
+        self._local.relay_at = time.monotonic() + RELAY_SECONDS
         db = self.db
         with db.cursor("list the queues with ready jobs") as cursor:
             cursor.execute(db.sql.ready_lanes)
