@@ -16,20 +16,27 @@ from django.utils import timezone
 from backroom.brokers.database import DatabaseBroker
 from backroom.models import Job
 from tests import tasks
-from tests.support import rabbitmq_stopped, runs, store_of, wait_until
+from tests.conftest import _skip_without
+from tests.support import (
+    delete_rabbitmq_queues,
+    rabbitmq_in_use,
+    rabbitmq_stopped,
+    runs,
+    store_of,
+    wait_until,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 
 @pytest.fixture
-def rabbitmq():
-    """The RabbitMQ store's alias; its queues are deleted after the test."""
-    from tests.conftest import _skip_without
-    from tests.support import delete_rabbitmq_queues
-
+def rabbitmq(request):
+    """The RabbitMQ store's alias, held shared (alone for a test marked ``stops_rabbitmq``); its queues
+    are deleted after the test."""
     _skip_without("rabbitmq")
-    yield "rabbitmq"
-    delete_rabbitmq_queues()
+    with rabbitmq_in_use(alone=request.node.get_closest_marker("stops_rabbitmq") is not None):
+        yield "rabbitmq"
+        delete_rabbitmq_queues()
 
 
 def waiting_messages(alias: str, queue_name: str = "default", priority: int = 0) -> int:
@@ -126,6 +133,7 @@ def test_higher_priorities_are_fetched_first_from_their_own_quorum_queues(rabbit
     assert [job.id for job in first + second] == [high.id, low.id]
 
 
+@pytest.mark.stops_rabbitmq
 @pytest.mark.skipif(
     shutil.which("rabbitmqctl") is None, reason="no rabbitmqctl: RabbitMQ cannot be restarted"
 )
@@ -142,8 +150,9 @@ def test_a_rabbitmq_restart_mid_run_loses_no_job(rabbitmq, worker_process):
     labels += [f"after-{i}" for i in range(10)]
     ids += [record.enqueue(label, rabbitmq).id for label in labels[-10:]]
     wait_until(lambda: runs(rabbitmq).count() >= 40, timeout=90, what=f"every job run:\n{worker.output()}")
+    successful = Job.objects.using(rabbitmq).filter(id__in=ids, status="SUCCESSFUL")
+    wait_until(lambda: successful.count() == 40, timeout=30, what="every outcome written")
     assert sorted(runs(rabbitmq).values_list("label", flat=True)) == sorted(labels)  # each exactly once
-    assert Job.objects.using(rabbitmq).filter(id__in=ids, status="SUCCESSFUL").count() == 40
 
 
 def test_a_claim_that_began_before_the_enqueue_holds_the_job_its_message_names(rabbitmq):
