@@ -57,9 +57,7 @@ def delete_redis_keys(alias: str = "redis") -> None:
 
 def delete_rabbitmq_queues(alias: str = "rabbitmq") -> None:
     """Delete the quorum queues this process declared (all under the run's own prefix)."""
-    rabbitmq = store_of(alias).broker.rabbitmq
-    rabbitmq.reset()  # a connection from before a restart would fail first
-    rabbitmq.delete_queues(sorted(rabbitmq.declared))
+    store_of(alias).broker.delete_queues()
 
 
 def sweep_rabbitmq(alias: str = "rabbitmq") -> None:

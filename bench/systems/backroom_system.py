@@ -76,15 +76,11 @@ class BackroomRabbitMQ(Backroom):
     tasks_backend = "backroom-rabbitmq"
     note = "backroom-rabbitmq: rows in PostgreSQL, dispatch through RabbitMQ quorum queues."
 
-    @property
-    def rabbitmq(self) -> Any:
+    def reset(self) -> None:
         from backroom.backends.stores import store_for
 
-        return store_for("default").broker.rabbitmq  # type: ignore[attr-defined]
-
-    def reset(self) -> None:
         super().reset()
-        self.rabbitmq.delete_queues(sorted(self.rabbitmq.declared))
+        store_for("default").broker.delete_queues()  # type: ignore[attr-defined]
 
     def teardown(self) -> None:
         self.reset()

@@ -360,6 +360,12 @@ class RabbitMQBroker(DatabaseBroker):
         finally:
             self.rabbitmq.reset()  # the listening connection is this thread's alone
 
+    def delete_queues(self) -> None:
+        """Delete the quorum queues this process declared and forget their lanes (tests, the bench)."""
+        self.rabbitmq.reset()  # a connection from before a restart would fail first
+        self.rabbitmq.delete_queues(sorted(self.rabbitmq.declared))
+        self._lanes.clear()
+
     def reset_connection(self) -> None:
         super().reset_connection()
         self.rabbitmq.reset()
