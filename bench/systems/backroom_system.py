@@ -83,5 +83,10 @@ class BackroomRabbitMQ(Backroom):
         store_for("default").broker.delete_queues()  # type: ignore[attr-defined]
 
     def teardown(self) -> None:
+        from backroom.backends.stores import store_for
+
         self.reset()
+        rabbitmq = store_for("default").broker.rabbitmq  # type: ignore[attr-defined]
+        with rabbitmq.errors("delete the bench's exchange"):
+            rabbitmq.channel().exchange_delete(rabbitmq.exchange)
         super().teardown()

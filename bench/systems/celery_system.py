@@ -76,3 +76,4 @@ class CeleryAmqp(Celery):
         super().teardown()
         with self.app.app.connection_for_write() as connection:
             connection.default_channel.queue_delete(self.app.QUEUE)
+            connection.default_channel.exchange_delete(self.app.QUEUE)  # Celery names it after the queue
