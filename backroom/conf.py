@@ -41,6 +41,9 @@ class BackendSettings:
     redis_cluster: bool = False
     enqueue_on_commit: bool = False
     result_ttl_seconds: float | None = None
+    # RabbitMQ only: see RABBITMQ_OPTIONS.
+    rabbitmq_url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
+    queue_prefix: str = "backroom"
 
 
 # Checks shared by OPTIONS and task options: each returns what is wrong, or None.
@@ -92,12 +95,20 @@ def _boolean(value: Any) -> str | None:
 
 
 def _redis_url(value: Any) -> str | None:
-    if not isinstance(value, str) or not value.startswith(("redis://", "rediss://", "unix://")):
-        return "must be a redis://, rediss:// or unix:// URL"
+    return _url(value, ("redis://", "rediss://", "unix://"), "must be a redis://, rediss:// or unix:// URL")
+
+
+def _rabbitmq_url(value: Any) -> str | None:
+    return _url(value, ("amqp://", "amqps://"), "must be an amqp:// or amqps:// URL")
+
+
+def _url(value: Any, schemes: tuple[str, ...], wrong_scheme: str) -> str | None:
+    if not isinstance(value, str) or not value.startswith(schemes):
+        return wrong_scheme
     try:
         urlsplit(value).port  # noqa: B018 - reading it checks what follows the host
     except ValueError:
-        # redis-py would fail later with a message quoting part of the URL (part of a password, say).
+        # The client would fail later with a message quoting part of the URL (part of a password, say).
         return "must be a URL whose host and port can be read (percent-encode / ? # @ in a password)"
     return None
 
@@ -131,7 +142,7 @@ def _key_prefix(value: Any) -> str | None:
 #: An OPTIONS key's field name, and a check returning an error message or None.
 Option = tuple[str, Callable[[Any], str | None]]
 #: Fields whose values error messages describe with ``hidden_url`` instead of quoting them.
-_SECRET_FIELDS = {"redis_url"}
+_SECRET_FIELDS = {"redis_url", "rabbitmq_url"}
 
 _OPTIONS: dict[str, Option] = {
     "DATABASE": ("database", _non_empty_string),
@@ -153,6 +164,13 @@ REDIS_OPTIONS: dict[str, Option] = {
     "REDIS_CLUSTER": ("redis_cluster", _boolean),
     "ENQUEUE_ON_COMMIT": ("enqueue_on_commit", _boolean),
     "RESULT_TTL_SECONDS": ("result_ttl_seconds", _optional_positive_number),
+}
+
+
+#: The options RabbitMQBackend adds to the common ones (its jobs' state is in OPTIONS["DATABASE"]).
+RABBITMQ_OPTIONS: dict[str, Option] = {
+    "RABBITMQ_URL": ("rabbitmq_url", _rabbitmq_url),
+    "QUEUE_PREFIX": ("queue_prefix", _key_prefix),
 }
 
 

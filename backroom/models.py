@@ -54,6 +54,9 @@ class Job(models.Model):
     limit_key = models.CharField(max_length=255, null=True, blank=True)
     concurrency_limit = models.IntegerField(null=True, blank=True)
     rate_limit = models.CharField(max_length=32, null=True, blank=True)  # "count/seconds"
+    # RabbitMQBackend only: the available_at a confirmed message was published for. A READY job whose
+    # available_at differs has no message yet; the relay publishes it when due (docs/rabbitmq.md).
+    dispatched_for = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "backroom_job"

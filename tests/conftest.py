@@ -1,4 +1,5 @@
 import os
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 import pytest
@@ -8,18 +9,27 @@ from django.utils import timezone
 from backroom.backends.stores import store_for
 from backroom.worker.runner import Worker, WorkerOptions
 
-from .support import ROOT, WorkerProcess, delete_redis_keys
+from .support import ROOT, WorkerProcess, delete_rabbitmq_queues, delete_redis_keys, rabbitmq_in_use
 
-STORES = ["default", "pg", "maria", "redis", "cluster"]
+STORES = ["default", "pg", "maria", "redis", "cluster", "rabbitmq"]
 STORE_NAMES = {
     "default": "sqlite",
     "pg": "postgresql",
     "maria": "mariadb",
     "redis": "redis",
     "cluster": "redis-cluster",
+    "rabbitmq": "rabbitmq",
 }
 #: The stores whose keys live in Redis: deleted after each test that used them.
 REDIS_STORES = {"redis", "cluster"}
+
+
+def pytest_sessionfinish(session):
+    """RabbitMQ is shared: remove this run's queues and exchange (a database teardown cannot)."""
+    if "rabbitmq" in getattr(settings, "TASKS", {}) and not os.environ.get("BACKROOM_TEST_SUBPROCESS"):
+        from .support import sweep_rabbitmq
+
+        sweep_rabbitmq()
 
 
 def pytest_collection_modifyitems(items):
@@ -37,6 +47,7 @@ _UNAVAILABLE = {
     "maria": "MARIADB_UNAVAILABLE",
     "redis": "REDIS_UNAVAILABLE",
     "cluster": "REDIS_CLUSTER_UNAVAILABLE",
+    "rabbitmq": "RABBITMQ_UNAVAILABLE",
 }
 
 
@@ -56,9 +67,17 @@ def _skip_without(alias: str) -> None:
 def store(request):
     """The TASKS/DATABASES alias of each store; the test runs once per store."""
     _skip_without(request.param)
-    yield request.param
+    with store_in_use(request.param):
+        yield request.param
+        if request.param == "rabbitmq":
+            delete_rabbitmq_queues()
     if request.param in REDIS_STORES:
         delete_redis_keys(request.param)
+
+
+def store_in_use(store: str) -> AbstractContextManager[object]:
+    """Hold a store's shared service while a test uses it: RabbitMQ, which some tests stop."""
+    return rabbitmq_in_use() if store == "rabbitmq" else nullcontext()
 
 
 @pytest.fixture(params=["default", "pg", "maria"], ids=["sqlite", "postgresql", "mariadb"])

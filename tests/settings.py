@@ -179,6 +179,37 @@ REDIS_PREFIX = _per_run("BACKROOM_TEST_REDIS_PREFIX", lambda: f"backroom-test-{o
 REDIS_UNAVAILABLE = _decided("REDIS", _redis_unavailable)
 
 
+def _rabbitmq_unavailable() -> str | None:
+    """Why RabbitMQ (and the PostgreSQL its jobs' rows live in) cannot be used, or None. In CI: used."""
+    if os.environ.get("CI"):
+        return None
+    if os.environ.get("BACKROOM_TEST_RABBITMQ") == "0":
+        return "BACKROOM_TEST_RABBITMQ=0"
+    if POSTGRES_UNAVAILABLE is not None:
+        return POSTGRES_UNAVAILABLE
+    try:
+        import pika
+
+        pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL + "?connection_attempts=1")).close()
+    except Exception as exc:  # noqa: BLE001 - any failure means: skip RabbitMQ tests
+        return f"RabbitMQ is not reachable: {exc!r}".strip()
+    return None
+
+
+RABBITMQ_URL = os.environ.get("BACKROOM_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+# This run's exchange and queues start with this (RabbitMQ is shared; tests/conftest.py deletes them).
+RABBITMQ_PREFIX = _per_run("BACKROOM_TEST_RABBITMQ_PREFIX", lambda: f"backroom-test-{os.getpid()}")
+RABBITMQ_UNAVAILABLE = _decided("RABBITMQ", _rabbitmq_unavailable)
+if RABBITMQ_UNAVAILABLE is None:
+    # The RabbitMQ store's rows: a PostgreSQL database of its own, so its tests see only its jobs.
+    _rabbitmq_db = _per_run("BACKROOM_TEST_RABBITMQ_DB_NAME", lambda: f"backroom_test_rabbitmq_{os.getpid()}")
+    DATABASES["rabbitmq"] = {
+        **DATABASES["pg"],
+        "NAME": _rabbitmq_db if _in_subprocess else "test",
+        "TEST": {"NAME": _rabbitmq_db},
+    }
+
+
 def private_postgres(port: int) -> dict:
     """A private server a test starts and restarts (tests/reliability); prompt errors when down."""
     return {
@@ -217,6 +248,18 @@ if REDIS_UNAVAILABLE is None:
     TASKS["redis"] = {
         "BACKEND": "backroom.backends.RedisBackend",
         "OPTIONS": {**_fast, "REDIS_URL": REDIS_URL, "KEY_PREFIX": REDIS_PREFIX},
+    }
+
+
+if RABBITMQ_UNAVAILABLE is None:
+    TASKS["rabbitmq"] = {
+        "BACKEND": "backroom.backends.RabbitMQBackend",
+        "OPTIONS": {
+            **_fast,
+            "DATABASE": "rabbitmq",
+            "RABBITMQ_URL": RABBITMQ_URL,
+            "QUEUE_PREFIX": RABBITMQ_PREFIX,
+        },
     }
 
 

@@ -1,11 +1,15 @@
 """Helpers for tests: waiting on conditions with a deadline, and worker processes."""
 
+import fcntl
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -49,6 +53,59 @@ def redis_of(alias: str = "redis") -> Any:
 def delete_redis_keys(alias: str = "redis") -> None:
     """Delete this run's Redis keys (all under its own prefix): Redis is shared, never flushed."""
     redis_of(alias).delete_all_keys()
+
+
+def delete_rabbitmq_queues(alias: str = "rabbitmq") -> None:
+    """Delete the quorum queues this process declared (all under the run's own prefix)."""
+    store_of(alias).broker.delete_queues()
+
+
+def sweep_rabbitmq(alias: str = "rabbitmq") -> None:
+    """Delete every queue under this run's prefix (worker subprocesses declare some too), and its exchange."""
+    rabbitmq = store_of(alias).broker.rabbitmq
+    listed = subprocess.run(
+        [shutil.which("rabbitmqctl") or "rabbitmqctl", "list_queues", "-q", "--no-table-headers", "name"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    names = [name for name in listed.stdout.split() if name.startswith(f"{rabbitmq.prefix}.")]
+    rabbitmq.reset()
+    with rabbitmq.errors("delete this run's queues"):
+        channel = rabbitmq.channel()
+        for name in names:
+            channel.queue_delete(name)
+        channel.exchange_delete(rabbitmq.exchange)
+    rabbitmq.reset()
+
+
+#: Tests that use RabbitMQ hold it shared, a test that stops it holds it alone: pytest-xdist's other
+#: process (and another run on this machine) never finds RabbitMQ stopped under a test that needs it.
+RABBITMQ_LOCK = Path(tempfile.gettempdir()) / "backroom-test-rabbitmq.lock"
+
+
+@contextmanager
+def rabbitmq_in_use(*, alone: bool = False) -> Iterator[None]:
+    """Hold RabbitMQ for a test: shared, or ``alone`` (to stop it) once no other test uses it."""
+    with RABBITMQ_LOCK.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@contextmanager
+def rabbitmq_stopped() -> Iterator[None]:
+    """RabbitMQ's application stopped (its node stays up) for the block, started again whatever happens.
+
+    Only inside ``rabbitmq_in_use(alone=True)``.
+    """
+    rabbitmqctl = shutil.which("rabbitmqctl") or "rabbitmqctl"
+    subprocess.run([rabbitmqctl, "stop_app"], check=True, capture_output=True, timeout=120)
+    try:
+        yield
+    finally:
+        subprocess.run([rabbitmqctl, "start_app"], check=True, capture_output=True, timeout=120)
+        subprocess.run([rabbitmqctl, "await_startup"], check=True, capture_output=True, timeout=120)
 
 
 def _is_redis(alias: str) -> bool:

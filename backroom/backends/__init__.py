@@ -7,7 +7,7 @@ stays safe in a settings module, before Django's apps are loaded.
 import importlib
 from typing import Any
 
-_BACKENDS = {"DatabaseBackend": ".database", "RedisBackend": ".redis"}
+_BACKENDS = {"DatabaseBackend": ".database", "RedisBackend": ".redis", "RabbitMQBackend": ".rabbitmq"}
 
 __all__ = list(_BACKENDS)
 

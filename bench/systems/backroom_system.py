@@ -1,4 +1,4 @@
-"""backroom on each of its stores: SQLite, PostgreSQL, MariaDB, Redis."""
+"""backroom on each of its stores: SQLite, PostgreSQL, MariaDB, Redis, and PostgreSQL with RabbitMQ."""
 
 from typing import Any
 
@@ -66,3 +66,27 @@ class BackroomRedis(Backroom):
 
     def count_finished(self) -> int:
         return int(self.redis.client.zcard(self.redis.keys.of_queue("default", "successful")))
+
+
+class BackroomRabbitMQ(Backroom):
+    """Jobs' rows in PostgreSQL, their dispatch through RabbitMQ quorum queues (docs/rabbitmq.md)."""
+
+    name = "backroom-rabbitmq"
+    store = "postgres"
+    tasks_backend = "backroom-rabbitmq"
+    note = "backroom-rabbitmq: rows in PostgreSQL, dispatch through RabbitMQ quorum queues."
+
+    def reset(self) -> None:
+        from backroom.backends.stores import store_for
+
+        super().reset()
+        store_for("default").broker.delete_queues()  # type: ignore[attr-defined]
+
+    def teardown(self) -> None:
+        from backroom.backends.stores import store_for
+
+        self.reset()
+        rabbitmq = store_for("default").broker.rabbitmq  # type: ignore[attr-defined]
+        with rabbitmq.errors("delete the bench's exchange"):
+            rabbitmq.channel().exchange_delete(rabbitmq.exchange)
+        super().teardown()

@@ -53,3 +53,27 @@ class Celery(System):
     def count_finished(self) -> int:
         pattern = f"{self.app.KEY_PREFIX}celery-task-meta-*"
         return sum(1 for _ in self.scratch.redis().scan_iter(match=pattern, count=1000))
+
+
+class CeleryAmqp(Celery):
+    """Celery with RabbitMQ as its broker (pyamqp, Celery's default transport); results still in Redis."""
+
+    name = "celery-amqp"
+    store = "rabbitmq"
+    note = "celery-amqp: Celery's default classic queue on RabbitMQ (pyamqp); results in Redis."
+
+    def env(self) -> dict[str, str]:
+        return {**super().env(), "BENCH_CELERY_BROKER": "amqp"}
+
+    def reset(self) -> None:
+        super().reset()
+        with self.app.app.connection_for_write() as connection:
+            channel = connection.default_channel
+            channel.queue_declare(self.app.QUEUE, durable=True, auto_delete=False)  # as Celery declares it
+            channel.queue_purge(self.app.QUEUE)
+
+    def teardown(self) -> None:
+        super().teardown()
+        with self.app.app.connection_for_write() as connection:
+            connection.default_channel.queue_delete(self.app.QUEUE)
+            connection.default_channel.exchange_delete(self.app.QUEUE)  # Celery names it after the queue

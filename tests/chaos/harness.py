@@ -10,6 +10,7 @@ import signal
 import time
 from collections import Counter
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -203,8 +204,13 @@ def run_chaos(
     timeout: float = 600,
     seed: int | None = None,
     say: Callable[[str], None] = lambda message: None,
+    outage: Callable[[], AbstractContextManager[object]] | None = None,
 ) -> ChaosFigures:
-    """Run ``jobs`` jobs on ``workers`` processes, killing one every ``kill_every`` seconds."""
+    """Run ``jobs`` jobs on ``workers`` processes, killing one every ``kill_every`` seconds.
+
+    ``outage``: a service down (a RabbitMQ restart), entered once half the jobs are enqueued (or
+    before the last kill); the driver enqueues a chunk and kills a worker while it lasts.
+    """
     rng = random.Random(seed)
     pool = Workers(store, concurrency, prefetch, log_dir)
     try:
@@ -219,6 +225,14 @@ def run_chaos(
         next_kill = started + kill_every
         # Enqueue in chunks between kills, so that kills keep their pace from the start.
         while len(pool.killed_ids) < max_kills:
+            if outage is not None and (len(job_ids) >= jobs // 2 or len(pool.killed_ids) == max_kills - 1):
+                with outage():
+                    say(f"outage at {time.monotonic() - started:.1f}s")
+                    chunk = min(ENQUEUE_CHUNK, jobs - len(job_ids))
+                    job_ids += enqueue_chaos_jobs(store, len(job_ids), chunk, max_ms)
+                    pool.kill_one(rng)
+                say(f"outage over at {time.monotonic() - started:.1f}s")
+                outage = None
             if len(job_ids) < jobs:
                 job_ids += enqueue_chaos_jobs(
                     store, len(job_ids), min(ENQUEUE_CHUNK, jobs - len(job_ids)), max_ms

@@ -24,9 +24,16 @@ def main() -> int:
         "--prefetch", type=int, default=None, help="worker --prefetch (default: the worker's)"
     )
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument(
+        "--restart-rabbitmq",
+        action="store_true",
+        help="stop and start RabbitMQ once half the jobs are enqueued",
+    )
     options = parser.parse_args()
     log_dir = Path(tempfile.mkdtemp(prefix="backroom-chaos-"))
     with test_databases(options.store):
+        from tests.support import rabbitmq_stopped
+
         from .harness import run_chaos
 
         figures = run_chaos(
@@ -41,6 +48,7 @@ def main() -> int:
             log_dir=log_dir,
             seed=options.seed,
             say=lambda message: print(message, flush=True),
+            outage=rabbitmq_stopped if options.restart_rabbitmq else None,
         )
     print(figures.report())
     print(f"{'worker logs':>30}: {log_dir}")

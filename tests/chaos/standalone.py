@@ -27,10 +27,12 @@ def test_databases(store: str) -> Iterator[None]:
     finally:
         from django.db import connections
 
-        from tests.support import delete_redis_keys
+        from tests.support import delete_rabbitmq_queues, delete_redis_keys
 
         if settings.TASKS[store]["BACKEND"].endswith("RedisBackend"):  # no database teardown removes them
             delete_redis_keys(store)
+        if settings.TASKS[store]["BACKEND"].endswith("RabbitMQBackend"):  # nor these queues
+            delete_rabbitmq_queues(store)
         connections.close_all()
         teardown_databases(old_config, verbosity=0)
 

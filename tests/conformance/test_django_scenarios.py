@@ -76,7 +76,7 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from backroom.compat import TaskResultDoesNotExist, TaskResultStatus, task_backends
-from tests.conftest import STORE_NAMES, STORES, _skip_without
+from tests.conftest import STORE_NAMES, STORES, _skip_without, store_in_use
 from tests.support import WorkerProcess, db_for, delete_redis_keys, store_of, wait_until
 
 from . import recorder, tasks
@@ -224,7 +224,7 @@ def run(request, django_db_setup, django_db_blocker, tmp_path_factory):
     directory = tmp_path_factory.mktemp(f"conformance-{STORE_NAMES[store]}")
     signals_file = directory / "signals.jsonl"
     gate = directory / "gate"
-    with django_db_blocker.unblock(), pytest.MonkeyPatch.context() as env:
+    with django_db_blocker.unblock(), pytest.MonkeyPatch.context() as env, store_in_use(store):
         env.setenv(recorder.SIGNALS_FILE, str(signals_file))  # the worker inherits it
         recorder.connect()
         try:

@@ -33,6 +33,7 @@ from tests.support import store_of
 
 #: The kind of each store as far as corrupting it goes: a Redis Cluster's job hashes are Redis's.
 STORE_KINDS = {alias: "redis" if alias in REDIS_STORES else kind for alias, kind in STORE_NAMES.items()}
+STORE_KINDS["rabbitmq"] = "postgresql"  # its rows live in PostgreSQL (tests/settings.py)
 EXAMPLES = settings(
     max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

@@ -39,6 +39,8 @@ RELEASE_COLUMNS: Columns = (
     ("t_id", "uuid"), ("t_owner", "text"), ("t_attempt", "integer"), ("t_started", "boolean"),
     ("t_lost", "boolean"),
 )  # fmt: skip
+#: Jobs whose messages RabbitMQ confirmed, one row each: the id, and the available_at published for.
+DISPATCH_COLUMNS: Columns = (("t_id", "uuid"), ("t_available_at", "timestamptz"))
 #: The held jobs the reaper looks at.
 HELD_COLUMNS = "id, queue_name, task_path, worker_id, status, attempts, max_attempts, links"
 WORKER_COLUMNS = (
@@ -97,6 +99,16 @@ class Statements:
         self.select_one = f"SELECT {columns} FROM backroom_job WHERE id = %s"
         self.select_active_unique = (
             f"SELECT {columns} FROM backroom_job WHERE unique_key = %s AND status IN ('READY', 'RUNNING')"
+        )
+        # A delivered message whose job the claim guard refused: without a message now, if still READY.
+        # Params: a time no job is due at (the relay publishes the job at once when it may run), ids...
+        self.forget_dispatch = ForCount(
+            "UPDATE backroom_job SET dispatched_for = %s "
+            "WHERE id IN ({values}) AND status = 'READY' AND worker_id IS NULL"
+        )
+        self.ready_lanes = (
+            "SELECT DISTINCT queue_name, priority FROM backroom_job "
+            "WHERE status = 'READY' AND worker_id IS NULL"
         )
         self.hold = ForCount(
             "UPDATE backroom_job SET worker_id = %s, lease_expires_at = %s WHERE id IN ({values})"
@@ -354,3 +366,72 @@ class Statements:
             f"{d.json_param}, NULL, '[]', '[]', {d.false}, 0, %s, NULL, 0, %s, %s, %s"
         )
         return d.insert_many(", ".join(INSERT_COLUMNS), shared, count)
+
+    # Dispatch through RabbitMQ (brokers/rabbitmq): ``dispatched_for`` is the available_at of the job's
+    # confirmed message; a READY job whose available_at differs has none.
+
+    @functools.cache  # noqa: B019
+    def claim_delivered(self, count: int) -> str:
+        """Hold those of ``count`` delivered jobs that are ready, unheld and unlimited: the claim guard.
+
+        Params: worker id, lease expiry, ids..., now. Where an UPDATE cannot
+        return rows: ids..., now, and ``hold`` follows in the transaction.
+        """
+        d = self.dialect
+        pick = (
+            f"SELECT {{columns}} FROM backroom_job WHERE id IN ({placeholders(count)}) AND {READY} "
+            f"AND limit_key IS NULL{d.skip_locked}"
+        )
+        if not d.update_returning:
+            return pick.format(columns=self.job_columns)
+        return d.returning(
+            "UPDATE backroom_job SET worker_id = %s, lease_expires_at = %s "
+            f"WHERE id IN ({pick.format(columns='id')})",
+            self.job_columns,
+        )
+
+    @functools.cache  # noqa: B019
+    def mark_dispatched(self, count: int, *, fresh: bool) -> str:
+        """Record ``count`` confirmed messages, each only while its job is still due when it was published.
+
+        ``fresh``: new jobs' messages, published with no row lock held; a
+        worker may have taken the message already and forgotten it (the job
+        could not run yet): never mark over that.
+        """
+        d = self.dialect
+        condition = "backroom_job.id = t.t_id AND backroom_job.available_at = t.t_available_at"
+        if fresh:
+            condition += " AND backroom_job.dispatched_for IS NULL"
+        return d.update_from(d.table(DISPATCH_COLUMNS, count), "dispatched_for = t.t_available_at", condition)
+
+    @functools.cache  # noqa: B019
+    def undispatched(self, excluded: int) -> str:
+        """Due, unheld, unlimited READY jobs without a confirmed message.
+
+        A job never published and due at its enqueue is left until a moment
+        after it: its publisher may still be on its way. Params: now, that
+        moment, excluded queues..., limit.
+        """
+        d = self.dialect
+        fresh = "(available_at > enqueued_at OR enqueued_at <= %s)"
+        return (
+            f"SELECT id, queue_name, priority, {d.read_time('available_at')} FROM backroom_job WHERE {READY} "
+            "AND limit_key IS NULL "
+            f"AND (dispatched_for <> available_at OR (dispatched_for IS NULL AND {fresh}))"
+            f"{_queue_filter(0, excluded)} "
+            f"ORDER BY available_at LIMIT %s{d.skip_locked}"
+        )
+
+    @functools.cache  # noqa: B019
+    def stranded(self, excluded: int) -> str:
+        """READY jobs of one lane recorded as published, due since a moment: run when its queue is empty.
+
+        Params: now, queue name, priority, due before, excluded queues..., limit.
+        """
+        d = self.dialect
+        return (
+            f"SELECT id, queue_name, priority, {d.read_time('available_at')} FROM backroom_job WHERE {READY} "
+            "AND limit_key IS NULL AND queue_name = %s AND priority = %s AND dispatched_for = available_at "
+            f"AND available_at <= %s{_queue_filter(0, excluded)} "
+            f"ORDER BY available_at LIMIT %s{d.skip_locked}"
+        )

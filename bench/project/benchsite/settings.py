@@ -1,6 +1,6 @@
 """Settings of the bench project, chosen by the BENCH_* environment variables a bench session sets.
 
-BENCH_TASKS_BACKEND picks the system under test ("backroom-db", "backroom-redis",
+BENCH_TASKS_BACKEND picks the system under test ("backroom-db", "backroom-redis", "backroom-rabbitmq",
 "django-tasks-db", "procrastinate", or "none" for Celery and RQ, which only use
 the web view); BENCH_PG_NAME, when set, puts the database on PostgreSQL,
 BENCH_MARIADB_NAME on MariaDB, instead of the SQLite file BENCH_SQLITE_PATH.
@@ -69,6 +69,13 @@ _TASK_BACKENDS = {
     "backroom-redis": {
         "BACKEND": "backroom.backends.RedisBackend",
         "OPTIONS": {"REDIS_URL": _redis_url, "KEY_PREFIX": f"{_prefix}-backroom"},
+    },
+    "backroom-rabbitmq": {
+        "BACKEND": "backroom.backends.RabbitMQBackend",
+        "OPTIONS": {
+            "RABBITMQ_URL": os.environ.get("BENCH_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F"),
+            "QUEUE_PREFIX": f"{_prefix}-backroom",
+        },
     },
     "django-tasks-db": {"BACKEND": "django_tasks_db.DatabaseBackend"},
     "procrastinate": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"},

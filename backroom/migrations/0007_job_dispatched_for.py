@@ -1,0 +1,16 @@
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+
+    dependencies = [
+        ('backroom', '0006_job_limits'),
+    ]
+
+    operations = [
+        migrations.AddField(
+            model_name='job',
+            name='dispatched_for',
+            field=models.DateTimeField(blank=True, null=True),
+        ),
+    ]
