@@ -33,7 +33,7 @@ from django.utils import timezone
 from ...exceptions import StoreError
 from ...jobs.records import JobBatch, JobRecord, JobStatus, NewJob, claim_order
 from ...limits import QueueLimit
-from ..contract import ClaimRef, Transition, WorkerInfo
+from ..contract import ClaimRef, Transition, WorkerInfo, record_then_claim
 from ..database import DatabaseBroker, codec
 from ..database.limited import Served
 from .connection import Delivery, Lane, RabbitMQ
@@ -315,6 +315,10 @@ class RabbitMQBroker(DatabaseBroker):
         ended = [t.job_id for t in transitions if t.status != JobStatus.RUNNING or t.job_id in refused]
         self._settle(ended, requeue=None)
         return refused
+
+    # Apart, not the database store's one transaction: record acks messages, which must follow the
+    # outcome's commit (an ack inside a transaction that then rolled back would leave a job with none).
+    record_and_claim = record_then_claim
 
     def release(self, worker_id: str | None, claims: Sequence[ClaimRef], *, lost: bool = False) -> None:
         super().release(worker_id, claims, lost=lost)

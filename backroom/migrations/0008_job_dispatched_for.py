@@ -4,7 +4,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('backroom', '0006_job_limits'),
+        ('backroom', '0007_sqlite_due_guard'),
     ]
 
     operations = [
