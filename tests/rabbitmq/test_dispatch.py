@@ -156,6 +156,23 @@ def test_a_rabbitmq_restart_mid_run_loses_no_job(rabbitmq, worker_process):
     assert sorted(runs(rabbitmq).values_list("label", flat=True)) == sorted(labels)  # each exactly once
 
 
+@pytest.mark.stops_rabbitmq
+@pytest.mark.skipif(
+    shutil.which("rabbitmqctl") is None, reason="no rabbitmqctl: RabbitMQ cannot be restarted"
+)
+def test_the_first_enqueue_after_a_rabbitmq_restart_publishes_at_once(rabbitmq):
+    """The process's connection from before the restart fails at its first use: the enqueue publishes
+    again on a new one instead of leaving its job to the relay (seconds later)."""
+    record = tasks.record.using(backend=rabbitmq)
+    record.enqueue("before", rabbitmq)  # this thread's connection, made before the restart
+    with rabbitmq_stopped():
+        pass
+    after = record.enqueue("after", rabbitmq)
+    job = Job.objects.using(rabbitmq).get(id=after.id)
+    assert job.dispatched_for == job.available_at
+    assert after.id in fetched_ids(rabbitmq)
+
+
 def test_a_claim_that_began_before_the_enqueue_holds_the_job_its_message_names(rabbitmq):
     """Found by the chaos run: judged by the claim's start, the job was not yet due and its message was
     dropped; the publisher then recorded the message as delivered, and the job waited forever."""

@@ -20,7 +20,7 @@ from typing import Any
 
 import pika
 from pika.adapters.blocking_connection import BlockingChannel
-from pika.exceptions import AMQPError, UnroutableError
+from pika.exceptions import AMQPConnectionError, AMQPError, ChannelClosed, UnroutableError
 
 from ...exceptions import StoreUnavailable
 
@@ -112,18 +112,31 @@ class RabbitMQ:
     def publish(self, messages: Sequence[tuple[Lane, str]]) -> None:
         """Publish (lane, job id) messages, each confirmed by RabbitMQ before the next.
 
-        ``mandatory``: a message no queue took raises instead of vanishing.
+        A connection kept from before a RabbitMQ restart fails at its first
+        use: then once more on a new one (a message published twice still
+        runs once: the claim guard drops the second).
         """
         with self.errors(f"publish {len(messages)} jobs"):
-            channel = self.channel()
-            for lane, job_id in messages:
+            kept = getattr(self._local, "channel", None) is not None
+            try:
+                self._publish_all(messages)
+            except (AMQPConnectionError, ChannelClosed, OSError):
+                if not kept:
+                    raise
+                self.reset()
+                self._publish_all(messages)
+
+    def _publish_all(self, messages: Sequence[tuple[Lane, str]]) -> None:
+        """``mandatory``: a message no queue took raises instead of vanishing."""
+        channel = self.channel()
+        for lane, job_id in messages:
+            self._declared(channel, lane)
+            try:
+                self._publish_one(channel, lane, job_id)
+            except UnroutableError:  # its queue was deleted since this connection declared it
+                self._local.queues.discard(lane)
                 self._declared(channel, lane)
-                try:
-                    self._publish_one(channel, lane, job_id)
-                except UnroutableError:  # its queue was deleted since this connection declared it
-                    self._local.queues.discard(lane)
-                    self._declared(channel, lane)
-                    self._publish_one(channel, lane, job_id)
+                self._publish_one(channel, lane, job_id)
 
     def _publish_one(self, channel: BlockingChannel, lane: Lane, job_id: str) -> None:
         channel.basic_publish(self.exchange, routing_key(lane), job_id.encode(), PERSISTENT, mandatory=True)
