@@ -6,6 +6,7 @@ worker, scheduler, dashboard and CLI never see the backend, only its
 ``Store``.
 """
 
+import importlib.util
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cached_property
 from typing import Any, ClassVar
@@ -140,6 +141,20 @@ class BackroomBackend(BaseTaskBackend):
         return [
             checks.Error(message, id="backroom.E001", obj=f"TASKS[{self.alias!r}]")
             for message in self.settings_errors
+        ]
+
+    def check_package(
+        self, module: str, package: str, extra: str, check_id: str
+    ) -> list[checks.CheckMessage]:
+        """Report a client library this backend needs that is not installed."""
+        if importlib.util.find_spec(module) is not None:
+            return []
+        return [
+            checks.Error(
+                f"TASKS[{self.alias!r}] uses {type(self).__name__}, but {package} is not installed: "
+                f"pip install 'django-backroom[{extra}]'.",
+                id=check_id,
+            )
         ]
 
     def check_database(self) -> list[checks.CheckMessage]:

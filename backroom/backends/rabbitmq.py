@@ -1,6 +1,5 @@
 """The RabbitMQ backend: jobs' state in your Django database, their dispatch through RabbitMQ."""
 
-import importlib.util
 from functools import cache
 from typing import Any
 
@@ -29,16 +28,7 @@ class RabbitMQBackend(DatabaseBackend):
         return _shared_store(self.alias, settings, type(self), frozenset(self.queues))
 
     def check(self, **kwargs: Any) -> list[checks.CheckMessage]:
-        messages = super().check(**kwargs)
-        if importlib.util.find_spec("pika") is None:
-            messages.append(
-                checks.Error(
-                    f"TASKS[{self.alias!r}] uses RabbitMQBackend, but pika is not installed: "
-                    "pip install 'django-backroom[rabbitmq]'.",
-                    id="backroom.E005",
-                )
-            )
-        return messages
+        return super().check(**kwargs) + self.check_package("pika", "pika", "rabbitmq", "backroom.E005")
 
 
 @cache

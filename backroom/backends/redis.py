@@ -1,6 +1,5 @@
 """The Redis backend: jobs in Redis (one server or a cluster), for deployments that outgrow their database."""
 
-import importlib.util
 from functools import cache
 from typing import Any
 
@@ -27,15 +26,7 @@ class RedisBackend(BackroomBackend):
         return _shared_store(self.alias, settings, type(self), frozenset(self.queues))
 
     def check(self, **kwargs: Any) -> list[checks.CheckMessage]:
-        messages = super().check(**kwargs)
-        if importlib.util.find_spec("redis") is None:
-            messages.append(
-                checks.Error(
-                    f"TASKS[{self.alias!r}] uses RedisBackend, but redis-py is not installed: "
-                    "pip install 'django-backroom[redis]'.",
-                    id="backroom.E004",
-                )
-            )
+        messages = super().check(**kwargs) + self.check_package("redis", "redis-py", "redis", "backroom.E004")
         if self.settings.enqueue_on_commit:
             messages += self.check_database()
         return messages

@@ -1,4 +1,4 @@
-"""RabbitMQBackend's OPTIONS and its system checks."""
+"""RabbitMQBackend's OPTIONS and its system checks (and the client-library check it shares with Redis)."""
 
 import pytest
 from django.core import checks
@@ -36,3 +36,22 @@ def test_valid_rabbitmq_options_pass_the_checks(settings):
         }
     }
     assert _backroom_errors() == []
+
+
+@pytest.mark.django_db(databases="__all__")
+@pytest.mark.parametrize(
+    ("backend", "module", "message"),
+    [
+        ("RabbitMQBackend", "pika", "uses RabbitMQBackend, but pika is not installed: "),
+        ("RedisBackend", "redis", "uses RedisBackend, but redis-py is not installed: "),
+    ],
+)
+def test_a_missing_client_library_is_a_system_check_error(settings, monkeypatch, backend, module, message):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == module else real(name, *a)
+    )
+    settings.TASKS = {"default": {"BACKEND": f"backroom.backends.{backend}"}}
+    assert any(m.startswith(f"TASKS['default'] {message}") for m in _backroom_errors())
