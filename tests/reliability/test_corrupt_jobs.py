@@ -12,6 +12,7 @@ dashboard's pages answer 200 for it.
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pytest
 from django.contrib.auth.models import User
@@ -301,6 +302,14 @@ def test_sqlite_a_job_due_at_no_time_does_not_read_ready_forever(staff):
     assert _run_burst("default") == 0
     record = store_of("default").inspector.get(job_id)
     assert record.status == JobStatus.FAILED, (record.status, record.defect)
+
+
+@pytest.mark.django_db(transaction=True, databases="__all__")
+def test_sqlite_a_job_due_at_the_last_microsecond_of_9999_is_not_corrupt():
+    """Regression: the guard above judged 9999-12-31 23:59:59.999999 no time (julianday() refuses it)."""
+    result = tasks.add.using(backend="default", run_after=datetime.max.replace(tzinfo=UTC)).enqueue(1, 2)
+    record = store_of("default").inspector.get(result.id)
+    assert record.status == JobStatus.READY and record.defect is None, record.defect
 
 
 @pytest.mark.django_db(transaction=True, databases="__all__")

@@ -34,10 +34,11 @@ class SQLite(Dialect):
         # Any text fits a SQLite column: "soon" written by hand sorts after every date, so no claim would
         # find the job due. Prefixed with "!", which sorts before every digit, it is due at once, the
         # claim takes it and the codec fails it (CorruptJob naming available_at), the text kept for reading.
+        # Its first 19 characters are judged: julianday() refuses the fraction of 9999-12-31 23:59:59.999999.
         return [
             f"CREATE TRIGGER {name} AFTER {event} ON backroom_job "
-            "WHEN NEW.available_at IS NOT NULL AND (typeof(NEW.available_at) = 'blob' "
-            "OR julianday(NEW.available_at) IS NULL) AND substr(NEW.available_at, 1, 1) <> '!' "
+            "WHEN NEW.available_at IS NOT NULL AND substr(NEW.available_at, 1, 1) <> '!' "
+            "AND (typeof(NEW.available_at) = 'blob' OR julianday(substr(NEW.available_at, 1, 19)) IS NULL) "
             "BEGIN UPDATE backroom_job SET available_at = '!' || NEW.available_at WHERE id = NEW.id; END"
             for name, event in DUE_GUARDS.items()
         ]
