@@ -73,9 +73,12 @@ def render(
         [len(f"{best[0]} {number(best[1], metric)}") for metric, _, better in ROWS if better
          if (best := best_peer(metric, better, peers))] + [9]
     )  # fmt: skip
+    ratios = {name: name.removeprefix("backroom-") + " x" for name in ours}
+    ratio_widths = {name: max(9, len(ratio) + 2) for name, ratio in ratios.items()}
     if peers and ours:
-        ratios = (name.removeprefix("backroom-") + " x" for name in ours)
-        header += f"  | {'best peer':>{best_width}}" + "".join(f"{ratio:>9}" for ratio in ratios)
+        header += f"  | {'best peer':>{best_width}}" + "".join(
+            f"{ratios[name]:>{ratio_widths[name]}}" for name in ours
+        )
     lines = [title, header, "-" * len(header)]
     for metric, label, better in ROWS:
         line = f"{label:<{label_width}}" + "".join(
@@ -87,7 +90,7 @@ def render(
             for name in ours:
                 value = measured(figures[name].get(metric))
                 ratio = f"{value / best[1]:.2f}x" if best and value is not None and best[1] else ""
-                line += f"{ratio:>9}"
+                line += f"{ratio:>{ratio_widths[name]}}"
         lines.append(line)
     lines.append("")
     lines.extend(reference_lines(figures, stores, references))
