@@ -225,3 +225,22 @@ def test_mariadb_claim_walks_only_the_queue_it_serves(maria):
             assert "filesort" not in (plan["Extra"] or ""), plan
             if queues:
                 assert plan["key"] == "backroom_job_ready_queue" and int(plan["rows"]) < 100, plan
+
+
+def test_postgres_prepares_enqueue_and_claim_when_the_site_allows_it(pg):
+    """With Django's OPTIONS["prepare_threshold"] set, the two statements a pickup waits on are prepared."""
+    connection = connections[pg]
+    connection.ensure_connection()
+    connection.connection.prepare_threshold = 0  # as OPTIONS={"prepare_threshold": 0} would set it
+    try:
+        task = tasks.add.using(backend=pg)
+        task.enqueue(1, 2)
+        now = timezone.now()
+        assert len(store_of(pg).broker.claim("w1", ["default"], 1, now, now + timedelta(minutes=1))) == 1
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT statement FROM pg_prepared_statements")
+            prepared = [row[0] for row in cursor.fetchall()]
+    finally:
+        connection.connection.prepare_threshold = None
+    assert any("INSERT INTO backroom_job" in sql for sql in prepared), prepared
+    assert any(sql.startswith("UPDATE backroom_job SET worker_id") for sql in prepared), prepared

@@ -182,7 +182,7 @@ class DatabaseBroker:
         lease = db.time(lease_expires_at)
         sql = db.sql.claim(len(where.plain), len(where.excluded))
         if db.dialect.update_returning:
-            with db.cursor("claim jobs") as cursor:
+            with db.cursor("claim jobs", bound=True) as cursor:
                 cursor.execute(sql, [worker_id, lease, *pick])
                 # RETURNING keeps no order: restore the claim's.
                 return sorted(db.fetch_jobs(cursor), key=claim_order)
