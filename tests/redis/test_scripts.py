@@ -31,7 +31,7 @@ def test_an_enqueue_is_one_round_trip(redis_store, monkeypatch):
 
 
 def test_enqueues_after_redis_lost_its_scripts_store_their_jobs(redis_store, broker):
-    """A restarted Redis has no scripts: the pipeline is refused whole, the scripts loaded, and it is sent again."""
+    """A restarted Redis has no scripts: the pipeline is refused whole, then sent again with them loaded."""
     task = tasks.add.using(backend=redis_store)
     task.enqueue(0, 0)
     admin = broker.redis.client
