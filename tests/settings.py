@@ -32,6 +32,9 @@ if django.VERSION < (6, 0):
 
 STATIC_URL = "/static/"
 
+if django.VERSION >= (6, 1):  # MAILERS replaces EMAIL_BACKEND; the test outbox (mail.outbox) either way
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

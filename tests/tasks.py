@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import threading
 import time
 from datetime import datetime
 
@@ -90,6 +91,16 @@ def sleep_then_record(seconds, label, using="default"):
     time.sleep(seconds)
     _record(label, using)
     return label
+
+
+#: Set to let ``block_in_c`` return: a test releases the thread it abandoned before the test ends.
+STUCK_IN_C = threading.Event()
+
+
+@task
+def block_in_c(seconds):
+    """Wait in C (a lock's acquire), where no timeout can interrupt it, until released or ``seconds`` pass."""
+    STUCK_IN_C.wait(seconds)
 
 
 @task

@@ -1,5 +1,6 @@
 """Retries with backoff, final failures with every attempt's traceback, and timeouts."""
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -109,10 +110,15 @@ def test_timeout_stops_a_python_loop_and_counts_as_an_attempt(store, run_worker)
 
 
 def test_timeout_abandons_a_thread_stuck_in_c(store, run_worker):
-    result = tasks.sleep_then_record.using(backend=store, timeout=0.2, max_attempts=1).enqueue(
-        30, "never", store
-    )
-    assert run_worker(store) == 0
+    tasks.STUCK_IN_C.clear()
+    before = set(threading.enumerate())
+    result = tasks.block_in_c.using(backend=store, timeout=0.2, max_attempts=1).enqueue(30)
+    try:
+        assert run_worker(store) == 0
+    finally:  # let the abandoned thread end within this test, not log into a later one
+        tasks.STUCK_IN_C.set()
+        for thread in set(threading.enumerate()) - before:
+            thread.join(timeout=5)
     result.refresh()
     assert result.status == TaskResultStatus.FAILED
     assert "did not stop" in result.errors[0].traceback
