@@ -1,4 +1,5 @@
 import os
+import warnings
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
@@ -49,6 +50,29 @@ _UNAVAILABLE = {
     "cluster": "REDIS_CLUSTER_UNAVAILABLE",
     "rabbitmq": "RABBITMQ_UNAVAILABLE",
 }
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's test databases, and before it drops them, the end of PostgreSQL sessions a
+    finished test's thread left open: DROP DATABASE refuses while one is connected, and the database
+    would be left behind. Each is named in a warning, so the leak can be found."""
+    yield
+    from django.db import connections
+
+    with django_db_blocker.unblock():
+        for connection in connections.all():
+            if connection.vendor != "postgresql":
+                continue
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pid, application_name, pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+                stray = cursor.fetchall()
+            if stray:
+                names = ", ".join(f"{pid} {name!r}" for pid, name, _ in stray)
+                warnings.warn(f"sessions left open on {connection.alias!r}, ended: {names}", stacklevel=1)
 
 
 @pytest.fixture(scope="session")
