@@ -418,6 +418,9 @@ class Worker:
         # A job that runs alone waits for the others to finish: that wait is its due, not staleness.
         stale = self.pool.take_waiting(older_than=time.monotonic() - PREFETCH_SECONDS, keep=self._alone)
         if stale:
+            # Jobs held since (a later claim's) may rank below the stale ones: kept, they would run
+            # before the stale ones come back. All go back, and the next claim takes them in order.
+            stale += self.pool.take_waiting(keep=self._alone)
             self._release([self._held[job.id] for job in stale])
             self._ahead_allowed = False
             self._may_have_work = True  # the threads will want the best job when they free up
