@@ -144,15 +144,15 @@ class ThreadPool:
         with self._lock:
             return self._idle == 0 or self._alone_running()
 
-    def take_waiting(self, older_than: float | None = None, keep: str | None = None) -> list[JobRecord]:
-        """Remove and return waiting jobs (those taken before ``older_than``, if given), but job ``keep``."""
+    def take_waiting(self, stale_before: float | None = None, keep: str | None = None) -> list[JobRecord]:
+        """Remove and return the waiting jobs but job ``keep``; with ``stale_before``, only if one of
+        them was taken before it, and then all: a later claim's jobs may rank below the stale ones, and
+        kept, they would run before those came back."""
         with self._lock:
-            kept: collections.deque[_Waiting] = collections.deque()
-            taken: list[_Waiting] = []
-            for waiting in self._waiting:
-                wanted = waiting.job.id != keep and (older_than is None or waiting.since < older_than)
-                (taken if wanted else kept).append(waiting)
-            self._waiting = kept
+            taken = [w for w in self._waiting if w.job.id != keep]
+            if stale_before is not None and not any(w.since < stale_before for w in taken):
+                return []
+            self._waiting = collections.deque(w for w in self._waiting if w.job.id == keep)
         return [w.job for w in taken]
 
     def running_count(self) -> int:

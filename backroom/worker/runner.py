@@ -414,13 +414,10 @@ class Worker:
         return [suspect]
 
     def _hand_back_stale(self) -> None:
-        """Hand back jobs held ahead that waited for a thread longer than PREFETCH_SECONDS."""
+        """Once a job held ahead waited for a thread longer than PREFETCH_SECONDS, hand back every one."""
         # A job that runs alone waits for the others to finish: that wait is its due, not staleness.
-        stale = self.pool.take_waiting(older_than=time.monotonic() - PREFETCH_SECONDS, keep=self._alone)
+        stale = self.pool.take_waiting(stale_before=time.monotonic() - PREFETCH_SECONDS, keep=self._alone)
         if stale:
-            # Jobs held since (a later claim's) may rank below the stale ones: kept, they would run
-            # before the stale ones come back. All go back, and the next claim takes them in order.
-            stale += self.pool.take_waiting(keep=self._alone)
             self._release([self._held[job.id] for job in stale])
             self._ahead_allowed = False
             self._may_have_work = True  # the threads will want the best job when they free up

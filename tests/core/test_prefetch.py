@@ -123,6 +123,21 @@ def test_a_better_job_claimed_later_goes_before_those_claimed_ahead(sql_store):
     assert [job.priority for job in pool.take_waiting()] == [50, 0, 0]
 
 
+def test_once_one_job_held_ahead_is_stale_every_one_goes_back(sql_store):
+    """A later claim's jobs may rank below the stale ones: kept, they would run before those came back."""
+    task = tasks.add.using(backend=sql_store)
+    ids = [task.enqueue(i, i).id for i in range(3)]
+    broker = store_of(sql_store).broker
+    now = timezone.now()
+    claimed = broker.claim("w1", [], 3, now, now + timedelta(minutes=1))
+    pool = ThreadPool(1, execute=None, timed_out=None, crashed=None, events=None)  # type: ignore[arg-type]
+    pool.submit(claimed[:1], 10.0)  # held ahead at 10 s
+    pool.submit(claimed[1:], 20.0)  # held by a later claim at 20 s
+    assert pool.take_waiting(stale_before=5.0) == []  # none stale yet: all stay
+    assert [job.id for job in pool.take_waiting(stale_before=15.0)] == ids  # one stale: all, in order
+    assert not pool.has_waiting()
+
+
 def test_jobs_held_ahead_are_handed_back_unstarted_on_stop(store, tmp_path):
     gate = tmp_path / "gate"
     quick = tasks.noop.using(backend=store, priority=100).enqueue()
