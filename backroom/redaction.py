@@ -8,7 +8,6 @@ of ``REDACTABLE``; a field it leaves out is shown as stored.
 """
 
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -80,4 +79,4 @@ def redact(job: JobRecord) -> JobRecord:
             )
         if not check(value):
             raise ImproperlyConfigured(f"BACKROOM['REDACT'] returned {name}={value!r}, of the wrong type.")
-    return replace(job, **changes)
+    return job.evolve(**changes)

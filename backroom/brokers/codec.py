@@ -13,7 +13,6 @@ import json
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -245,4 +244,4 @@ def decode_job(raw: Mapping[str, Any], to_datetime: Callable[[Any], datetime | N
         waiting_for=read.integer("waiting_for", 0, 0, 2**31 - 1, missing_ok=True),
         limits=read.limits(),
     )
-    return replace(record, defect="; ".join(read.problems)) if read.problems else record
+    return record.evolve(defect="; ".join(read.problems)) if read.problems else record

@@ -5,7 +5,7 @@ own representation into them through its codec, and nowhere else.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -214,6 +214,22 @@ class JobRecord:
     def next_attempt(self) -> int:
         """The number of the attempt a worker holding this READY job would start."""
         return self.attempts + 1
+
+    def evolve(self, **changes: Any) -> "JobRecord":
+        """This record with ``changes``, as ``dataclasses.replace`` makes it at about half the cost.
+
+        A worker makes two or three per job (held, running, finished); field
+        by field through the slots, without ``__init__``'s keyword handling.
+        """
+        record = object.__new__(JobRecord)
+        for name, slot in _JOB_SLOTS:
+            slot.__set__(record, changes.pop(name) if name in changes else slot.__get__(self))
+        if changes:
+            raise TypeError(f"JobRecord has no field {', '.join(sorted(changes))}")
+        return record
+
+
+_JOB_SLOTS = tuple((field.name, vars(JobRecord)[field.name]) for field in fields(JobRecord))
 
 
 def claim_order(job: JobRecord) -> tuple[int, datetime, str]:

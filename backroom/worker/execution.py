@@ -12,7 +12,6 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Coroutine
-from dataclasses import replace
 from datetime import datetime, timedelta
 from inspect import iscoroutinefunction
 from typing import Any
@@ -109,8 +108,7 @@ class Executor:
 
     def running(self, job: JobRecord, started_at: datetime) -> JobRecord:
         """The job as the store shows it once its start is recorded."""
-        return replace(
-            job,
+        return job.evolve(
             status=JobStatus.RUNNING,
             attempts=job.next_attempt,
             started_at=job.started_at or started_at,
@@ -254,8 +252,7 @@ class Executor:
         return policy.delay_for(job.attempts, error)
 
     def _send_finished(self, job: JobRecord, task: Task, outcome: Transition) -> None:
-        finished = replace(
-            job,
+        finished = job.evolve(
             status=outcome.status,
             finished_at=outcome.finished_at,
             errors=job.errors + ([outcome.error] if outcome.error else []),

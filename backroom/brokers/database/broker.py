@@ -8,7 +8,6 @@ behalf is guarded by its claim (job id, owner, attempt).
 import threading
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -193,7 +192,7 @@ class DatabaseBroker:
                 ids = [db.id(job.id) for job in jobs]
                 hold = db.sql.hold(len(ids))
                 cursor.execute(hold, [worker_id, lease, *ids])
-        return [replace(job, worker_id=worker_id) for job in jobs]
+        return [job.evolve(worker_id=worker_id) for job in jobs]
 
     def record(self, worker_id: str | None, transitions: Sequence[Transition]) -> set[str]:
         if not transitions:

@@ -12,7 +12,7 @@ skipped, never waited behind; they stay READY and uncharged.
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -174,7 +174,7 @@ class LimitedClaim:
                     self._wait(
                         group.spacing * group.taken if group.spacing and group.taken else RECHECK_SECONDS
                     )
-        return [replace(job, worker_id=worker_id) for job in picked]
+        return [job.evolve(worker_id=worker_id) for job in picked]
 
     def _acquire(self, cursor: Any, group: str) -> None:
         """Lock a group's row, creating it on first use: claims of its jobs wait for each other here."""

@@ -23,7 +23,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
@@ -306,7 +305,7 @@ class RabbitMQBroker(DatabaseBroker):
             if jobs:
                 picked = [db.id(job.id) for job in jobs]
                 cursor.execute(db.sql.hold(len(picked)), [worker_id, lease, *picked])
-        return [replace(job, worker_id=worker_id) for job in jobs]
+        return [job.evolve(worker_id=worker_id) for job in jobs]
 
     def record(self, worker_id: str | None, transitions: Sequence[Transition]) -> set[str]:
         refused = super().record(worker_id, transitions)
