@@ -45,6 +45,23 @@ def stored_job(alias: str, job_id: str) -> Any:
     return record
 
 
+def job_record(**changes: Any) -> Any:
+    """A JobRecord as a store reads one back (READY, enqueued 2026-01-01 on queue "q"), with ``changes``."""
+    from datetime import UTC, datetime
+
+    from backroom.jobs.records import JobRecord, JobStatus
+
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    fields: dict[str, Any] = dict(
+        id="j", task_path="t", queue_name="q", priority=0, status=JobStatus.READY, args=[], kwargs={},
+        run_after=None, available_at=t0, enqueued_at=t0, started_at=None, last_attempted_at=None,
+        finished_at=None, attempts=0, max_attempts=3, timeout_seconds=None, retry={}, unique_key=None,
+        worker_id=None, worker_ids=[], errors=[], return_value=None, progress=None,
+    )  # fmt: skip
+    fields.update(changes)
+    return JobRecord(**fields)
+
+
 def redis_of(alias: str = "redis") -> Any:
     """The RedisStore (client, keys, scripts) behind a Redis alias."""
     return store_of(alias).broker.redis

@@ -8,8 +8,9 @@ import pytest
 from backroom.dashboard.charts import Series, lines, stacked_bars
 from backroom.dashboard.overview import HISTORY_MINUTES, history_start
 from backroom.dashboard.timeline import timeline
-from backroom.jobs.records import ErrorRecord, JobRecord
+from backroom.jobs.records import ErrorRecord
 from backroom.monitoring.humanize import duration
+from tests.support import job_record
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -85,18 +86,6 @@ def test_history_covers_the_last_sixty_whole_minutes():
     assert history_start(now) + timedelta(minutes=HISTORY_MINUTES - 1) == now.replace(second=0)
 
 
-def _job(**changes) -> JobRecord:
-    t0 = datetime(2026, 1, 1, tzinfo=UTC)
-    fields = dict(
-        id="j", task_path="t", queue_name="q", priority=0, status="READY", args=[], kwargs={},
-        run_after=None, available_at=t0, enqueued_at=t0, started_at=None, last_attempted_at=None,
-        finished_at=None, attempts=0, max_attempts=3, timeout_seconds=None, retry={}, unique_key=None,
-        worker_id=None, worker_ids=[], errors=[], return_value=None, progress=None,
-    )  # fmt: skip
-    fields.update(changes)
-    return JobRecord(**fields)
-
-
 def at(seconds: int) -> datetime:
     return datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=seconds)
 
@@ -108,7 +97,7 @@ def test_timeline_of_a_job_that_failed_then_succeeded_on_three_attempts():
         ),
         ErrorRecord(exception_class_path="backroom.exceptions.WorkerLost", traceback="", attempt=2, at=at(9)),
     ]
-    job = _job(
+    job = job_record(
         status="SUCCESSFUL", attempts=3, started_at=at(1), last_attempted_at=at(10), finished_at=at(11),
         worker_ids=["w1", "w2", "w3"], errors=errors,
     )  # fmt: skip
@@ -128,11 +117,11 @@ def test_timeline_of_a_cancelled_job_and_a_running_one():
     cancel = ErrorRecord(
         exception_class_path="backroom.exceptions.JobCancelled", traceback="", at=at(5), cancelled_by="ann"
     )
-    assert [e.what for e in timeline(_job(status="CANCELLED", errors=[cancel]))] == [
+    assert [e.what for e in timeline(job_record(status="CANCELLED", errors=[cancel]))] == [
         "enqueued on queue q",
         "cancelled by ann",
     ]
-    running = _job(
+    running = job_record(
         status="RUNNING",
         attempts=1,
         started_at=at(1),
